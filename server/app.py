@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The application factory: every subsystem wired here, in order, nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, jsonify, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from server.db import make_engine, make_sessionmaker, utcnow
+from server.errors import AppError, AuthenticationError
+from server.settings import Settings, load_settings
+from server.web import close_session, current_account, session_expired
+from server.web import settings as app_settings
+
+logger = logging.getLogger(__name__)
+
+csrf = CSRFProtect()
+
+# Endpoints reachable without signing in. Everything else is refused by default.
+PUBLIC_ENDPOINTS = frozenset({"static", "system.health", "auth.login"})
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    sessions: sessionmaker[Session] | None = None,
+) -> Flask:
+    """Build the web application. Tests pass ``settings`` and their own ``sessions``."""
+    settings = settings or load_settings()
+    app = Flask(__name__, instance_path=str(settings.home))
+
+    # 1. Configuration
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_NAME="rollcall_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the session's idle timeout bounds the token's life
+    )
+    app.extensions["rollcall.settings"] = settings
+
+    # 2. Reverse proxy (TLS terminates in front of us)
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # werkzeug's documented use
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n
+        )
+
+    # 3. Database
+    if sessions is None:
+        engine = engine or make_engine(settings.database_url)
+        app.extensions["rollcall.engine"] = engine
+        sessions = make_sessionmaker(engine)
+    app.extensions["rollcall.sessions"] = sessions
+    app.teardown_appcontext(close_session)
+
+    # 4. CSRF on every state-changing request
+    csrf.init_app(app)
+
+    # 5. Authentication: deny by default, idle timeout
+    app.before_request(_require_sign_in)
+
+    # 6. Security headers
+    app.after_request(_security_headers)
+
+    # 7. Errors
+    _register_error_handlers(app)
+
+    # 8. Blueprints
+    from server.auth.views import bp as auth_bp
+    from server.dashboard.views import bp as dashboard_bp
+    from server.system.views import bp as system_bp
+
+    app.register_blueprint(system_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+    return app
+
+
+def _wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _require_sign_in() -> ResponseReturnValue | None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    settings = app_settings()
+    now = utcnow()
+    if current_account() is not None:
+        if session_expired(now, timedelta(minutes=settings.session_idle_minutes)):
+            session.clear()
+        else:
+            session["seen"] = now.timestamp()
+            return None
+    if _wants_json():
+        raise AuthenticationError("sign in first")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> ResponseReturnValue:
+    if _wants_json():
+        return jsonify({"error": code, "message": message, "details": details or {}}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(AppError)
+    def _app_error(exc: AppError) -> ResponseReturnValue:
+        return _error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError) -> ResponseReturnValue:
+        return _error_response(
+            400, "csrf", "The form expired or did not come from Rollcall. Reload and try again."
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return _error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
+        logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+        return _error_response(500, "internal", "Something went wrong; the log has the details.")

@@ -1,0 +1,144 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Writing and verifying the hash-chained operation log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from server.audit.models import AuditEvent, AuditHead
+from server.db import utcnow
+
+GENESIS = "0" * 64
+_ALLOWED_DETAIL = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: an account (with the request's address) or a process of Rollcall's own."""
+
+    kind: str
+    account_id: int | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+    @classmethod
+    def system(cls, kind: str = "system") -> Actor:
+        return cls(kind=kind)
+
+
+def _entry_digest(event: AuditEvent) -> str:
+    body = {
+        "seq": event.seq,
+        "at": event.at.isoformat(),
+        "actor_account_id": event.actor_account_id,
+        "actor_kind": event.actor_kind,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "subject_employee_id": event.subject_employee_id,
+        "ip_address": event.ip_address,
+        "user_agent": event.user_agent,
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _check_details(details: dict[str, Any]) -> None:
+    # Identifiers and counts only: a nested structure is where free text and templates hide.
+    for key, value in details.items():
+        if not isinstance(value, _ALLOWED_DETAIL) or isinstance(value, bytes):
+            raise TypeError(f"audit detail {key!r} must be a scalar, not {type(value).__name__}")
+        if isinstance(value, str) and len(value) > 200:
+            raise ValueError(f"audit detail {key!r} is too long for an identifier")
+
+
+def record_event(
+    db: Session,
+    action: str,
+    *,
+    actor: Actor,
+    object_type: str | None = None,
+    object_id: object = None,
+    subject_employee_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Append one entry to the chain, in the caller's transaction (flushed, not committed)."""
+    details = dict(details or {})
+    _check_details(details)
+    head = db.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.hash)
+    ).one_or_none()
+    if head is None:
+        db.add(AuditHead(id=1, seq=1, hash=GENESIS))
+        db.flush()
+        seq, prev = 1, GENESIS
+    else:
+        seq, prev = int(head.seq), str(head.hash)
+    event = AuditEvent(
+        seq=seq,
+        at=(at or utcnow()).astimezone(UTC),
+        actor_account_id=actor.account_id,
+        actor_kind=actor.kind,
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        subject_employee_id=subject_employee_id,
+        ip_address=actor.ip_address,
+        user_agent=(actor.user_agent or None) and actor.user_agent[:300],
+        details=details,
+        prev_hash=prev,
+        hash="",
+    )
+    event.hash = _entry_digest(event)
+    db.add(event)
+    db.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=event.hash))
+    db.flush()
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    ok: bool
+    entries: int
+    first_broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify_chain(db: Session, batch: int = 5000) -> ChainReport:
+    """Walk the chain from genesis; name the first entry that was altered, removed or cut."""
+    prev, expected_seq, count = GENESIS, 1, 0
+    last_seq = 0
+    while True:
+        rows = db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.seq > last_seq)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        for event in rows:
+            if event.seq != expected_seq:
+                return ChainReport(False, count, expected_seq, "entry missing")
+            if event.prev_hash != prev or _entry_digest(event) != event.hash:
+                return ChainReport(False, count, event.seq, "entry altered")
+            prev, expected_seq, count = event.hash, expected_seq + 1, count + 1
+            last_seq = event.seq
+    head = db.get(AuditHead, 1)
+    head_seq, head_hash = (0, GENESIS) if head is None else (head.seq, head.hash)
+    if head_seq != count or head_hash != prev:
+        return ChainReport(False, count, count + 1, "log truncated (head does not match)")
+    return ChainReport(True, count)

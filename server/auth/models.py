@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Rollcall's own user accounts (HR admins, privacy officer, auditors)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base, UTCDateTime, utcnow
+from server.inventory import Category, Erasure, not_personal, pd
+
+_ACCOUNT = "account_removed+6m"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    HR_MANAGER = "hr_manager"
+    HR_VIEWER = "hr_viewer"
+    PRIVACY_OFFICER = "privacy_officer"
+    AUDITOR = "auditor"
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('admin', 'hr_manager', 'hr_viewer', 'privacy_officer', 'auditor')",
+            name="role",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(
+        Integer,
+        primary_key=True,
+        info=pd(Category.IDENTITY, subject="account", retention=_ACCOUNT, erasure=Erasure.NONE),
+    )
+    username: Mapped[str] = mapped_column(
+        String(64),
+        unique=True,
+        info=pd(
+            Category.IDENTITY, subject="account", retention=_ACCOUNT, erasure=Erasure.ANONYMIZE
+        ),
+    )
+    display_name: Mapped[str] = mapped_column(
+        String(200),
+        info=pd(
+            Category.IDENTITY, subject="account", retention=_ACCOUNT, erasure=Erasure.ANONYMIZE
+        ),
+    )
+    # argon2id, PHC string format.
+    password_hash: Mapped[str] = mapped_column(
+        String(255),
+        info=pd(
+            Category.CREDENTIAL, subject="account", retention=_ACCOUNT, erasure=Erasure.ANONYMIZE
+        ),
+    )
+    role: Mapped[str] = mapped_column(String(32), info=not_personal())
+    active: Mapped[bool] = mapped_column(Boolean, default=True, info=not_personal())
+    # Forces a new password at next sign-in (generated first-admin passwords).
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    last_login_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime,
+        info=pd(
+            Category.ACTIVITY, subject="account", retention=_ACCOUNT, erasure=Erasure.ANONYMIZE
+        ),
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+
+    def __repr__(self) -> str:
+        return f"<Account {self.id} {self.role}>"

@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Accounts and sign-in. Services flush and audit; the caller commits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.audit.services import Actor, record_event
+from server.auth.models import Account, Role
+from server.auth.passwords import hash_password, needs_rehash, verify_password
+from server.db import utcnow
+from server.errors import ConflictError, ValidationError
+
+LOCKOUT_THRESHOLD = 5
+LOCKOUT_DURATION = timedelta(minutes=15)
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+def create_account(
+    db: Session,
+    *,
+    username: str,
+    password: str,
+    role: Role | str,
+    actor: Actor,
+    display_name: str | None = None,
+) -> Account:
+    username = username.strip().lower()
+    if not _USERNAME.match(username):
+        raise ValidationError(
+            "a username has 2 to 64 characters: lowercase letters, digits, '.', '_' or '-'",
+            details={"field": "username"},
+        )
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationError(f"unknown role {role!r}", details={"field": "role"}) from None
+    try:
+        password_hash = hash_password(password)
+    except ValueError as exc:
+        raise ValidationError(str(exc), details={"field": "password"}) from None
+    if db.scalar(select(func.count()).where(Account.username == username)):
+        raise ConflictError(f"the username {username!r} is taken", details={"field": "username"})
+    account = Account(
+        username=username,
+        display_name=display_name or username,
+        password_hash=password_hash,
+        role=role,
+        active=True,
+        failed_logins=0,
+        must_change_password=False,
+    )
+    db.add(account)
+    db.flush()
+    record_event(
+        db,
+        "account.created",
+        actor=actor,
+        object_type="account",
+        object_id=account.id,
+        details={"role": str(role)},
+    )
+    return account
+
+
+def _hasher_rehash(password: str, old_hash: str) -> str:
+    try:
+        return hash_password(password)
+    except ValueError:  # an older password outside today's length rules: keep its hash
+        return old_hash
+
+
+@dataclass(frozen=True, slots=True)
+class SignInResult:
+    account: Account | None
+    # Never shown to the user: the page says only that sign-in failed.
+    reason: str | None = None
+
+
+def authenticate(
+    db: Session, *, username: str, password: str, actor: Actor, now: datetime | None = None
+) -> SignInResult:
+    """Check a password, count failures, lock after repeated ones, and audit both outcomes.
+
+    The caller commits whatever the result, so a failed attempt is counted.
+    """
+    now = now or utcnow()
+    account = db.scalar(select(Account).where(Account.username == username.strip().lower()))
+    # Always verify (against a dummy hash when the account is unknown): equal timing.
+    password_ok = verify_password(account.password_hash if account else None, password)
+    reason: str | None = None
+    if account is None:
+        reason = "unknown_account"
+    elif not account.active:
+        reason = "inactive"
+    elif account.locked_until is not None and account.locked_until > now:
+        reason = "locked"
+    elif not password_ok:
+        reason = "bad_password"
+        account.failed_logins += 1
+        if account.failed_logins >= LOCKOUT_THRESHOLD:
+            account.locked_until = now + LOCKOUT_DURATION
+            account.failed_logins = 0
+    if reason is not None or account is None:
+        record_event(
+            db,
+            "auth.sign_in_failed",
+            actor=Actor("anonymous", None, actor.ip_address, actor.user_agent),
+            object_type="account" if account else None,
+            object_id=account.id if account else None,
+            details={"reason": reason},
+        )
+        return SignInResult(None, reason)
+    account.failed_logins = 0
+    account.locked_until = None
+    account.last_login_at = now
+    if needs_rehash(account.password_hash):
+        # Parameters were raised since this hash was made; upgrade it while we can.
+        account.password_hash = _hasher_rehash(password, account.password_hash)
+    record_event(
+        db,
+        "auth.signed_in",
+        actor=Actor("account", account.id, actor.ip_address, actor.user_agent),
+        object_type="account",
+        object_id=account.id,
+    )
+    return SignInResult(account)

@@ -1,0 +1,310 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The ``rollcall`` command: set up, run and look after an installation."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import stat
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from server import migrate
+from server.db import make_engine, make_sessionmaker
+from server.settings import (
+    CONFIG_NAME,
+    ConfigError,
+    Settings,
+    load_settings,
+    render_config,
+    system_timezone,
+)
+
+logger = logging.getLogger("rollcall")
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"rollcall: error: {message}", err=True)
+    sys.exit(1)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    try:
+        return load_settings(ctx.obj["home"])
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            yield db
+    finally:
+        engine.dispose()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="ROLLCALL_HOME",
+    help="Instance folder (default: $ROLLCALL_HOME, else ./instance).",
+)
+@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR.")
+@click.pass_context
+def main(ctx: click.Context, home: Path | None, log_level: str | None) -> None:
+    """Rollcall: on-premise attendance server for ZKTeco-style terminals."""
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = (home or Path.cwd() / "instance").resolve()
+    logging.basicConfig(
+        level=(log_level or os.environ.get("ROLLCALL_LOG_LEVEL") or "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@main.command()
+@click.option("--database-url", help="SQLAlchemy URL (default: SQLite file in the instance).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--timezone", "tz", default=None, help="IANA zone (default: the system's).")
+@click.option("--organization", default="My organization", show_default=True)
+@click.option(
+    "--admin",
+    "admin_username",
+    default="admin",
+    show_default=True,
+    help="Username of the first administrator.",
+)
+@click.pass_context
+def init(
+    ctx: click.Context,
+    database_url: str | None,
+    host: str,
+    port: int,
+    tz: str | None,
+    organization: str,
+    admin_username: str,
+) -> None:
+    """Create an instance: configuration, secrets, key file, database, first administrator.
+
+    The administrator's password is generated and printed once.
+    """
+    from biometrics.keys import KeyFileError, generate_key_file
+
+    from server.audit.services import Actor, record_event
+    from server.auth.models import Account, Role
+    from server.auth.passwords import generate_password
+    from server.auth.services import create_account
+    from server.errors import AppError
+    from server.organization.models import OrganizationSettings
+
+    home: Path = ctx.obj["home"]
+    config_path = home / CONFIG_NAME
+    if config_path.exists():
+        fail(f"{config_path} exists: this instance is already set up")
+    values: dict[str, Any] = {
+        "listen_host": host,
+        "listen_port": port,
+        "timezone": tz or system_timezone(),
+        "secret_key": secrets.token_urlsafe(48),
+    }
+    if database_url:
+        values["database_url"] = database_url
+    try:
+        settings = Settings(
+            home=home,
+            database_url=database_url or f"sqlite:///{home / 'rollcall.db'}",
+            key_file=home / "keys" / "kek.key",
+            data_dir=home / "data",
+            secret_key=values["secret_key"],
+            listen_host=host,
+            listen_port=port,
+            timezone=values["timezone"],
+        )
+    except ConfigError as exc:
+        fail(str(exc))
+
+    # Private folders: the instance holds the database and the key file.
+    for folder in (home, settings.data_dir, settings.key_file.parent):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key_created = False
+    try:
+        if not settings.key_file.exists():
+            generate_key_file(settings.key_file)
+            key_created = True
+        migrate.upgrade(settings.database_url)
+        password = generate_password()
+        with _session(settings) as db:
+            if db.scalar(select(func.count()).select_from(Account)):
+                fail("the database already has accounts; point this instance at a new one")
+            actor = Actor.system("cli")
+            db.add(
+                OrganizationSettings(id=1, name=organization, default_timezone=settings.timezone)
+            )
+            account = create_account(
+                db,
+                username=admin_username,
+                password=password,
+                role=Role.ADMIN,
+                actor=actor,
+                display_name="Administrator",
+            )
+            record_event(
+                db, "instance.initialized", actor=actor, details={"admin_account": account.id}
+            )
+            db.commit()
+    except (KeyFileError, SQLAlchemyError, AppError, OSError) as exc:
+        if key_created:
+            settings.key_file.unlink(missing_ok=True)
+        fail(f"setup failed, nothing was configured: {exc}")
+
+    # The config goes last, atomically, 0600 (it holds the session secret): an init that
+    # failed above leaves no half-made instance behind.
+    tmp = config_path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(render_config(values))
+    tmp.replace(config_path)
+    click.echo(f"Instance created in {home}")
+    click.echo(f"  database:  {_redact(settings.database_url)}")
+    click.echo(f"  key file:  {settings.key_file} (back it up apart from the database)")
+    click.echo(f"  web UI:    http://{host}:{port}/")
+    click.echo(f"Administrator: {admin_username}")
+    click.echo(f"Password (shown once, store it now): {password}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default: from configuration).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535))
+@click.option("--threads", default=None, type=click.IntRange(1, 256))
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, threads: int | None) -> None:
+    """Serve the web UI, the API and the terminals' push endpoints with waitress."""
+    import waitress
+
+    from server.app import create_app
+
+    settings = _settings(ctx)
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            revision = migrate.current_revision(conn)
+    except SQLAlchemyError as exc:
+        fail(f"cannot reach the database {_redact(settings.database_url)}: {exc}")
+    if revision != migrate.head_revision():
+        fail("the database schema is not current: run `rollcall db upgrade` first")
+    app = create_app(settings, engine=engine)
+    host = host or settings.listen_host
+    port = port or settings.listen_port
+    click.echo(f"Rollcall listening on http://{host}:{port}/", err=True)
+    waitress.serve(app, host=host, port=port, threads=threads or settings.threads, ident="Rollcall")
+
+
+@main.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Bring the database schema up to date (back up first on a live system)."""
+    settings = _settings(ctx)
+    try:
+        migrate.upgrade(settings.database_url, revision)
+        engine = make_engine(settings.database_url)
+        with engine.connect() as conn:
+            now = migrate.current_revision(conn)
+        engine.dispose()
+    except SQLAlchemyError as exc:
+        fail(f"upgrade failed, the schema is unchanged: {exc}")
+    click.echo(f"Database at revision {now}")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the schema change is for.")
+def db_revision(message: str) -> None:
+    """For developers: write a new migration from the difference between models and schema.
+
+    Autogenerates against a scratch SQLite database upgraded to head; review the file, then
+    commit it with the model change.
+    """
+    import tempfile
+
+    from alembic import command
+
+    with tempfile.TemporaryDirectory() as scratch:
+        url = f"sqlite:///{scratch}/scratch.db"
+        migrate.upgrade(url)
+        script = command.revision(migrate.alembic_config(url), message=message, autogenerate=True)
+    path = getattr(script, "path", None)
+    click.echo(f"Wrote {path}: review it, run the migration tests, commit it with the models")
+
+
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Check the configuration, the database and the key file; exit 1 on any problem."""
+    from biometrics.errors import VaultError
+    from biometrics.keys import check_key_file, kek_from_base64
+
+    problems: list[str] = []
+    settings = _settings(ctx)
+    click.echo(f"configuration: {settings.config_path} read")
+    config_mode = (
+        stat.S_IMODE(settings.config_path.stat().st_mode) if (settings.config_path.exists()) else 0
+    )
+    if config_mode & 0o077:
+        problems.append(f"{settings.config_path} is readable by others: chmod 600 it")
+    try:
+        engine = make_engine(settings.database_url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            revision = migrate.current_revision(conn)
+        engine.dispose()
+        click.echo(f"database: reachable, revision {revision}")
+        if revision != migrate.head_revision():
+            problems.append("the database schema is not current: run `rollcall db upgrade`")
+    except SQLAlchemyError as exc:
+        problems.append(f"database {_redact(settings.database_url)} unreachable: {exc}")
+    if settings.kek:
+        try:
+            kek_from_base64(settings.kek)
+            click.echo("key-encryption key: from ROLLCALL_KEK")
+        except VaultError as exc:
+            problems.append(str(exc))
+    else:
+        key_problems = check_key_file(settings.key_file)
+        problems.extend(key_problems)
+        if not key_problems:
+            click.echo(f"key file: {settings.key_file} (mode 0600)")
+    if not os.access(settings.data_dir, os.W_OK):
+        problems.append(f"data folder {settings.data_dir} is missing or not writable")
+    for problem in problems:
+        click.echo(f"PROBLEM: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("OK")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Engine, sessions and the column types every model uses.
+
+All dialect-specific code lives here: SQLite runs in WAL mode with foreign keys and a busy
+timeout, and we emit ``BEGIN`` ourselves so that SAVEPOINTs and DDL are transactional on
+Python 3.11's sqlite3 module. PostgreSQL needs nothing special.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Dialect,
+    Engine,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+    insert,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+# Alembic and the reader of a schema dump see the same names on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT for the
+# tables that grow by millions (punches, audit events).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant. Naive datetimes are refused; values come back aware, in UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime refused: instants must carry a time zone")
+        value = value.astimezone(UTC)
+        # SQLite has no zone-aware type: store naive UTC text, which also sorts correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class LocalDateTime(TypeDecorator[datetime]):
+    """A wall-clock reading as a terminal showed it: naive by definition, aware refused.
+
+    Kept beside the UTC instant so that a punch can always be re-read as the device
+    recorded it, whatever time zone it was later mapped with.
+    """
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("device local time must be naive (as the terminal reports it)")
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # BEGIN is ours (below), so pysqlite's own transaction handling must be off.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "foreign_keys=ON",
+        "busy_timeout=20000",
+        "synchronous=NORMAL",
+        # Deleted rows are overwritten, not left in free pages: erasure must not be
+        # undone by reading the database file (issue #7).
+        "secure_delete=ON",
+    ):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock up front, waiting up to busy_timeout for it. A deferred
+    # transaction that reads and then writes fails at once with SQLITE_BUSY when another
+    # writer committed in between (WAL snapshots cannot be upgraded), which under the web
+    # server's threads plus the worker would turn into random errors. Readers are never
+    # blocked in WAL mode. PostgreSQL is the path for more concurrent writers.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """The process's engine for ``url``, with Rollcall's dialect set-up applied."""
+    if url.startswith("sqlite"):
+        if ":memory:" in url or url in {"sqlite://", "sqlite:///"}:
+            kwargs.setdefault("poolclass", StaticPool)
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 20})
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def make_sessionmaker(bind: Engine | Connection, **kwargs: Any) -> sessionmaker[Session]:
+    return sessionmaker(bind=bind, expire_on_commit=False, **kwargs)
+
+
+def insert_ignoring_conflicts(
+    session: Session,
+    table: Any,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict_columns: Iterable[str],
+) -> int:
+    """Bulk insert ``rows``, skipping those that collide on ``conflict_columns``.
+
+    Returns how many rows were inserted. The same statement shape on SQLite and PostgreSQL
+    (``INSERT ... ON CONFLICT DO NOTHING``), so a replayed batch is a no-op on both.
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    builder: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if dialect not in {"postgresql", "sqlite"}:  # pragma: no cover - guarded by settings
+        builder = insert
+    # RETURNING counts exactly what went in: psycopg reports no rowcount for a batched
+    # insert (-1), and SQLAlchemy batches these into multi-row VALUES on both databases.
+    stmt = (
+        builder(table)
+        .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        .returning(*table.primary_key.columns)
+    )
+    return len(session.execute(stmt, list(rows)).all())

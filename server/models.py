@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Imports every model, so that ``Base.metadata`` is complete for Alembic and the tests."""
+
+from server.attendance.models import Punch, PunchSource, PunchStatus
+from server.audit.models import AuditEvent, AuditHead
+from server.auth.models import Account, Role
+from server.db import Base
+from server.devices.models import PinMapping, SyncRun, Terminal, Transport
+from server.employees.models import Employee, EmployeeStatus, VerifyMode, employee_areas
+from server.enrolment.models import BiometricTemplate, DataKey
+from server.organization.models import Area, Department, OrganizationSettings
+from server.privacy.models import BiometricNotice, Consent, ConsentMethod
+
+__all__ = [
+    "Account",
+    "Area",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "BiometricNotice",
+    "BiometricTemplate",
+    "Consent",
+    "ConsentMethod",
+    "DataKey",
+    "Department",
+    "Employee",
+    "EmployeeStatus",
+    "OrganizationSettings",
+    "PinMapping",
+    "Punch",
+    "PunchSource",
+    "PunchStatus",
+    "Role",
+    "SyncRun",
+    "Terminal",
+    "Transport",
+    "VerifyMode",
+    "employee_areas",
+]

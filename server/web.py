@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Request plumbing shared by every blueprint: the request's database session, the signed-in
+account, and the role checks. Nothing here holds request state in module globals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import current_app, g, request, session
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.audit.services import Actor
+from server.auth.models import Account, Role
+from server.db import utcnow
+from server.errors import AuthenticationError, PermissionDeniedError
+from server.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def settings() -> Settings:
+    return cast(Settings, current_app.extensions["rollcall.settings"])
+
+
+def get_session() -> Session:
+    """The request's session, opened on first use and closed at teardown."""
+    if "db" not in g:
+        makers = cast(sessionmaker[Session], current_app.extensions["rollcall.sessions"])
+        g.db = makers()
+    return cast(Session, g.db)
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.rollback()  # whatever the view did not commit is dropped
+        db.close()
+
+
+def current_account() -> Account | None:
+    if "account" in g:
+        return cast(Account | None, g.account)
+    account: Account | None = None
+    account_id = session.get("account_id")
+    if isinstance(account_id, int):
+        found = get_session().get(Account, account_id)
+        if found is not None and found.active:
+            account = found
+    g.account = account
+    return account
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def current_actor() -> Actor:
+    account = current_account()
+    ua = request.headers.get("User-Agent")
+    if account is None:
+        return Actor("anonymous", None, client_ip(), ua)
+    return Actor("account", account.id, client_ip(), ua)
+
+
+def session_expired(now: datetime, idle: timedelta) -> bool:
+    seen = session.get("seen")
+    if not isinstance(seen, (int, float)):
+        return True
+    return now.timestamp() - float(seen) > idle.total_seconds()
+
+
+def start_session(account: Account) -> None:
+    # A fresh session at sign-in: nothing set before it (by anyone) carries over.
+    session.clear()
+    session.permanent = True
+    session["account_id"] = account.id
+    session["seen"] = utcnow().timestamp()
+    g.account = account
+
+
+def require_role(*roles: Role | str) -> Callable[[F], F]:
+    """The view needs a signed-in account with one of ``roles`` (admin always passes)."""
+    allowed = {Role(r) for r in roles} | {Role.ADMIN}
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            account = current_account()
+            if account is None:
+                raise AuthenticationError("sign in first")
+            if Role(account.role) not in allowed:
+                raise PermissionDeniedError("your role does not allow this")
+            return view(*args, **kwargs)
+
+        wrapper.required_roles = allowed  # type: ignore[attr-defined]  # read by tests
+        return cast(F, wrapper)
+
+    return decorate
+
+
+ANY_ROLE = tuple(Role)
