@@ -102,7 +102,6 @@ def init(
     The administrator's password is generated and printed once.
     """
     from biometrics.keys import KeyFileError, generate_key_file
-
     from server.audit.services import Actor, record_event
     from server.auth.models import Account, Role
     from server.auth.passwords import generate_password
