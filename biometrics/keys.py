@@ -226,6 +226,8 @@ def _parse(path: Path, data: bytes) -> tuple[KeyEncryptionKey | None, str | None
         text = data.decode("ascii")
     except UnicodeDecodeError:
         return None, f"{bad}: not ASCII text"
+    if not text.strip():
+        return None, f"{bad}: it is empty (left by an interrupted `rollcall init`?)"
     lines = [line.strip() for line in text.strip().splitlines()]
     if not lines or not lines[0].startswith(_HEADER_PREFIX):
         return None, f"{bad}: the first line must be '{FILE_HEADER}'"

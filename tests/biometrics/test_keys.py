@@ -52,21 +52,22 @@ def _write_key_file(path: Path, secret: bytes = CANARY_SECRET, mode: int = 0o600
     return path
 
 
-@pytest.fixture
-def wide_umask() -> Iterator[None]:
-    """A umask of 0, so the test proves the code sets the mode rather than the umask."""
-    old = os.umask(0)
+@pytest.fixture(params=[0o000, 0o022, 0o077, 0o277], ids=lambda m: f"umask-{m:03o}")
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Run under several umasks: the code must set the mode itself, whatever the umask."""
+    old = os.umask(request.param)
     try:
-        yield
+        yield request.param
     finally:
         os.umask(old)
 
 
-@pytest.mark.usefixtures("wide_umask")
+@pytest.mark.usefixtures("umask")
 def test_a_generated_key_file_is_created_with_mode_0600(tmp_path: Path) -> None:
     path = tmp_path / "kek"
     generate_key_file(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert check_key_file(path) == []
 
 
 def test_the_generated_file_loads_as_the_key_whose_id_was_returned(tmp_path: Path) -> None:
@@ -153,7 +154,8 @@ _OTHER_SECRET = bytes(range(32))
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        pytest.param(b"", "first line", id="empty"),
+        pytest.param(b"", "empty", id="empty"),
+        pytest.param(b"\n \n", "empty", id="blank"),
         pytest.param(f"not-a-kek\n{_GOOD_ID}\n{_GOOD_B64}\n".encode(), "first line", id="header"),
         pytest.param(
             f"rollcall-kek v2\n{_GOOD_ID}\n{_GOOD_B64}\n".encode(), "unsupported", id="version"
