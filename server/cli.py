@@ -305,5 +305,297 @@ def check(ctx: click.Context) -> None:
     click.echo("OK")
 
 
+# --------------------------------------------------------------------------- terminals
+def _kek_or_fail(settings: Settings) -> Any:
+    from biometrics.errors import VaultError
+    from server.sealing import instance_kek
+
+    try:
+        return instance_kek(settings)
+    except VaultError as exc:
+        fail(str(exc))
+
+
+@main.group()
+def terminals() -> None:
+    """Register and inspect terminals."""
+
+
+@terminals.command("add")
+@click.argument("address")
+@click.option(
+    "--comm-key",
+    default=0,
+    type=click.IntRange(0, 999_999),
+    help="The terminal's communication key (0: none).",
+)
+@click.option("--udp", is_flag=True, help="Speak UDP instead of TCP (some models only do UDP).")
+@click.option(
+    "--timezone",
+    "tz",
+    default=None,
+    help="IANA zone of the terminal's clock (default: the organization's).",
+)
+@click.option("--name", default=None, help="A name people recognize (default: the model).")
+@click.option(
+    "--encoding",
+    type=click.Choice(["utf-8", "gbk"]),
+    default="utf-8",
+    show_default=True,
+    help="Name encoding of the firmware (gbk: Chinese firmware).",
+)
+@click.option(
+    "--clear-after-sync",
+    is_flag=True,
+    help="Keep the terminal's log small: clear it once every record is stored.",
+)
+@click.option(
+    "--interval",
+    default=300,
+    show_default=True,
+    type=click.IntRange(10, 86_400),
+    help="Seconds between syncs.",
+)
+@click.pass_context
+def terminals_add(
+    ctx: click.Context,
+    address: str,
+    comm_key: int,
+    udp: bool,
+    tz: str | None,
+    name: str | None,
+    encoding: str,
+    clear_after_sync: bool,
+    interval: int,
+) -> None:
+    """Add the terminal at ADDRESS (HOST or HOST:PORT, port 4370 by default).
+
+    Rollcall connects, reads its serial number, model and capacities, and records it. A known
+    serial at a new address is followed; a different serial at a known terminal's address is
+    refused, so two terminals' data never mix.
+    """
+    from server.audit.services import Actor
+    from server.devices.services import register_terminal
+    from server.errors import AppError
+    from server.organization.models import OrganizationSettings
+    from terminals.base import TerminalError
+
+    settings = _settings(ctx)
+    kek = _kek_or_fail(settings)
+    with _session(settings) as db:
+        org = db.get(OrganizationSettings, 1)
+        zone = tz or (org.default_timezone if org else settings.timezone)
+        try:
+            reg = register_terminal(
+                db,
+                address=address,
+                actor=Actor.system("cli"),
+                kek=kek,
+                comm_key=comm_key,
+                transport="udp" if udp else "tcp",
+                timezone=zone,
+                name=name,
+                encoding=encoding,
+                clear_after_sync=clear_after_sync,
+                sync_interval_s=interval,
+            )
+            db.commit()
+        except (AppError, TerminalError) as exc:
+            fail(str(getattr(exc, "message", exc)))
+        t = reg.terminal
+        if reg.created:
+            click.echo(
+                f"Added terminal {t.serial_number} ({t.name}, {t.model or 'unknown model'},"
+                f" firmware {t.firmware or '?'}) at {t.host}:{t.port}/{t.transport}"
+            )
+        else:
+            click.echo(
+                f"Terminal {t.serial_number} moved from {reg.moved_from} to "
+                f"{t.host}:{t.port}; following it"
+            )
+
+
+@terminals.command("list")
+@click.pass_context
+def terminals_list(ctx: click.Context) -> None:
+    """List terminals with their health."""
+    from server.db import utcnow
+    from server.devices.services import is_online, list_terminals
+
+    settings = _settings(ctx)
+    now = utcnow()
+    with _session(settings) as db:
+        rows = list_terminals(db)
+        if not rows:
+            click.echo("No terminals yet: add one with `rollcall terminals add HOST[:PORT]`.")
+            return
+        header = (
+            f"{'SERIAL':<16} {'NAME':<20} {'ADDRESS':<22} {'STATE':<8} {'LAST SUCCESS':<20}"
+            f" {'FAILS':>5} {'CLOCK':>7}  LAST ERROR"
+        )
+        click.echo(header)
+        for t in rows:
+            state = "off" if not t.enabled else ("online" if is_online(t, now) else "offline")
+            last = t.last_success_at.strftime("%Y-%m-%d %H:%M:%S") if t.last_success_at else "never"
+            clock = f"{t.clock_offset_s:+.0f}s" if t.clock_offset_s is not None else "?"
+            click.echo(
+                f"{t.serial_number:<16} {t.name[:20]:<20} "
+                f"{(t.host or '') + ':' + str(t.port or ''):<22} {state:<8} {last:<20} "
+                f"{t.consecutive_failures:>5} {clock:>7}  {(t.last_error or '')[:60]}"
+            )
+
+
+@main.command()
+@click.argument("serial", required=False)
+@click.option("--all", "sync_all", is_flag=True, help="Sync every enabled terminal.")
+@click.option(
+    "--force", is_flag=True, help="Read everything even if nothing seems to have changed."
+)
+@click.pass_context
+def sync(ctx: click.Context, serial: str | None, sync_all: bool, force: bool) -> None:
+    """Sync one terminal (by SERIAL) or --all now, with progress and a summary of counts."""
+    from server.audit.services import Actor
+    from server.devices.services import get_terminal, list_terminals, sync_now
+    from server.errors import AppError
+    from terminals.base import TerminalError
+
+    if bool(serial) == sync_all:
+        fail("name one terminal's SERIAL, or --all")
+    settings = _settings(ctx)
+    kek = _kek_or_fail(settings)
+    failures = 0
+    with _session(settings) as db:
+        try:
+            targets = (
+                [t for t in list_terminals(db) if t.enabled]
+                if sync_all
+                else [get_terminal(db, serial or "")]
+            )
+        except AppError as exc:
+            fail(exc.message)
+        for terminal in targets:
+            label = f"{terminal.serial_number} ({terminal.name})"
+
+            def progress(phase: str, done: int, total: int, label: str = label) -> None:
+                if sys.stderr.isatty():
+                    pct = f"{100 * done // total:3d}%" if total else "   "
+                    click.echo(f"\r{label}: {phase:<6} {pct} {done}/{total}   ", nl=False, err=True)
+
+            try:
+                run = sync_now(
+                    db,
+                    terminal,
+                    kek=kek,
+                    actor=Actor.system("cli"),
+                    owner=f"cli:{os.getpid()}",
+                    progress=progress,
+                    force=force,
+                )
+            except (AppError, TerminalError) as exc:
+                failures += 1
+                if sys.stderr.isatty():
+                    click.echo("", err=True)
+                click.echo(f"{label}: FAILED: {getattr(exc, 'message', exc)}", err=True)
+                continue
+            if sys.stderr.isatty():
+                click.echo("", err=True)
+            if run.status == "unchanged":
+                click.echo(
+                    f"{label}: unchanged ({run.device_record_count} records on the "
+                    f"terminal), {run.duration_ms} ms"
+                )
+            else:
+                click.echo(
+                    f"{label}: read {run.records_read}, new {run.punches_new}, duplicate "
+                    f"{run.punches_duplicate}, quarantined {run.punches_quarantined}"
+                    f"{', terminal log cleared' if run.cleared else ''}; {run.duration_ms} ms"
+                )
+    if failures:
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Terminals synced at once.",
+)
+@click.option("--once", is_flag=True, help="Sync every due terminal once, then exit.")
+@click.option("--name", default=None, help="Worker name in leases (default: host:pid).")
+@click.option(
+    "--realtime",
+    is_flag=True,
+    help="Keep a live capture open per terminal: punches arrive the moment they are made "
+    "(one thread per terminal; full syncs still run at each interval).",
+)
+@click.option(
+    "--lease-seconds",
+    default=300,
+    show_default=True,
+    type=click.IntRange(5, 3600),
+    help="How long a dead worker's terminals stay claimed before others take over.",
+)
+@click.pass_context
+def worker(
+    ctx: click.Context,
+    threads: int,
+    once: bool,
+    name: str | None,
+    realtime: bool,
+    lease_seconds: int,
+) -> None:
+    """Sync every terminal at its own interval until stopped (SIGTERM or Ctrl-C)."""
+    import signal
+    from datetime import timedelta
+
+    from terminals.connect import client_for
+    from terminals.worker import Worker
+
+    settings = _settings(ctx)
+    kek = _kek_or_fail(settings)
+    engine = make_engine(settings.database_url, pool_size=threads + 2)
+    w = Worker(
+        make_sessionmaker(engine),
+        lambda terminal: client_for(terminal, kek),
+        name=name,
+        threads=threads,
+        lease_ttl=timedelta(seconds=lease_seconds),
+        realtime=realtime and not once,
+    )
+    if once:
+        w.run_once()
+        w.shutdown()
+        engine.dispose()
+        return
+
+    def stop(_signum: int, _frame: object) -> None:
+        w.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(f"Rollcall worker {w.name}: {threads} threads", err=True)
+    w.run()
+    engine.dispose()
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def simulate(args: tuple[str, ...]) -> None:
+    """Serve simulated ZK terminals (binary protocol, TCP and UDP) for demos and tests.
+
+    `rollcall simulate --help` lists the options (terminals, ports, models, workforce).
+    """
+    from terminals.simulator.cli import build_parser, run
+
+    parser = build_parser()
+    parser.prog = "rollcall simulate"
+    sys.exit(run(parser.parse_args(list(args))))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -12,6 +12,8 @@ import ipaddress
 import os
 import re
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+import server.models  # noqa: F401  -- every mapper configured before any test touches one
 from server import migrate
 from server.db import make_engine
 from server.settings import Settings, system_timezone
@@ -286,6 +289,45 @@ def create_terminal(db: Session) -> Callable[..., Any]:
         return terminal
 
     return make
+
+
+# --------------------------------------------------------------------------- the CLI
+ROLLCALL = str(Path(sys.executable).parent / "rollcall")
+
+
+def run(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLCALL_")}
+    env["ROLLCALL_HOME"] = str(home)
+    return subprocess.run(
+        [ROLLCALL, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def cli_instance(tmp_path: Path, fresh_database: Callable[[], str]) -> tuple[Path, str]:
+    """An instance made by `rollcall init` on the suite's kind of database."""
+    home = tmp_path / "instance"
+    url = fresh_database()
+    result = run(
+        home,
+        "init",
+        "--database-url",
+        url,
+        "--timezone",
+        "Asia/Shanghai",
+        "--organization",
+        "Acme Works",
+    )
+    assert result.returncode == 0, result.stderr
+    match = re.search(r"Password \(shown once, store it now\): (\S+)", result.stdout)
+    assert match, result.stdout
+    return home, match.group(1)
 
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

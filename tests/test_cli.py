@@ -6,59 +6,19 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
-import socket
 import stat
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-ROLLCALL = str(Path(sys.executable).parent / "rollcall")
+from tests.conftest import ROLLCALL, free_port, run
 
 
-def run(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLCALL_")}
-    env["ROLLCALL_HOME"] = str(home)
-    return subprocess.run(
-        [ROLLCALL, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def instance(tmp_path: Path, fresh_database: Callable[[], str]) -> tuple[Path, str]:
-    """An instance made by `rollcall init` on the suite's kind of database."""
-    home = tmp_path / "instance"
-    url = fresh_database()
-    result = run(
-        home,
-        "init",
-        "--database-url",
-        url,
-        "--timezone",
-        "Asia/Shanghai",
-        "--organization",
-        "Acme Works",
-    )
-    assert result.returncode == 0, result.stderr
-    match = re.search(r"Password \(shown once, store it now\): (\S+)", result.stdout)
-    assert match, result.stdout
-    return home, match.group(1)
-
-
-def test_init_creates_private_config_and_key_file(instance: tuple[Path, str]) -> None:
-    home, password = instance
+def test_init_creates_private_config_and_key_file(cli_instance: tuple[Path, str]) -> None:
+    home, password = cli_instance
     assert len(password) >= 20
     for path in (home / "rollcall.toml", home / "keys" / "kek.key"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
@@ -68,17 +28,17 @@ def test_init_creates_private_config_and_key_file(instance: tuple[Path, str]) ->
     assert password not in config  # only its argon2 hash, in the database
 
 
-def test_init_refuses_to_run_twice(instance: tuple[Path, str]) -> None:
-    home, _ = instance
+def test_init_refuses_to_run_twice(cli_instance: tuple[Path, str]) -> None:
+    home, _ = cli_instance
     result = run(home, "init")
     assert result.returncode == 1
     assert "already set up" in result.stderr
 
 
 def test_check_passes_on_a_fresh_instance_and_flags_a_readable_key_file(
-    instance: tuple[Path, str],
+    cli_instance: tuple[Path, str],
 ) -> None:
-    home, _ = instance
+    home, _ = cli_instance
     ok = run(home, "check")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip().endswith("OK")
@@ -95,8 +55,8 @@ def test_commands_without_an_instance_say_how_to_make_one(tmp_path: Path) -> Non
         assert "rollcall init" in result.stderr
 
 
-def test_db_upgrade_is_idempotent(instance: tuple[Path, str]) -> None:
-    home, _ = instance
+def test_db_upgrade_is_idempotent(cli_instance: tuple[Path, str]) -> None:
+    home, _ = cli_instance
     first, second = run(home, "db", "upgrade"), run(home, "db", "upgrade")
     assert first.returncode == second.returncode == 0
     assert first.stdout == second.stdout
@@ -111,8 +71,8 @@ def test_every_command_has_help() -> None:
         assert "Usage:" in result.stdout
 
 
-def test_serve_answers_and_the_printed_password_signs_in(instance: tuple[Path, str]) -> None:
-    home, password = instance
+def test_serve_answers_and_the_printed_password_signs_in(cli_instance: tuple[Path, str]) -> None:
+    home, password = cli_instance
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLCALL_")}
     env["ROLLCALL_HOME"] = str(home)

@@ -7,8 +7,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 
 apt_install postgresql-15 postgresql-client-15
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 setup_venv test
 PY="$VENV/bin/python"
+echo "==> installing zkteco-js, the independent client the simulator is checked against"
+(cd tests/simulator/js && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "==> ruff"
 "$VENV/bin/ruff" check .

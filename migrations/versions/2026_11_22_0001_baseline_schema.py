@@ -501,14 +501,10 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_punches_terminal_occurred", ["terminal_serial", "occurred_at"], unique=False
         )
-        batch_op.create_index(
-            "ix_punches_unmapped", ["terminal_serial", "pin", "employee_id"], unique=False
-        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("punches", schema=None) as batch_op:
-        batch_op.drop_index("ix_punches_unmapped")
         batch_op.drop_index("ix_punches_terminal_occurred")
         batch_op.drop_index("ix_punches_occurred")
         batch_op.drop_index("ix_punches_employee_occurred")

@@ -47,13 +47,14 @@ class Punch(Base):
     __table_args__ = (
         # The natural key: a terminal never records the same PIN twice in the same second,
         # and every replay of a sync must land on it (issue #4).
+        # Its index also serves "the punches of this PIN on this terminal" (assigning a
+        # pending PIN): no second index on (serial, pin) to maintain on every insert.
         UniqueConstraint("terminal_serial", "pin", "device_time", name="uq_punches_natural"),
         CheckConstraint("source IN ('pull', 'push', 'manual')", name="source"),
         CheckConstraint("status IN ('ok', 'quarantined')", name="status"),
         Index("ix_punches_employee_occurred", "employee_id", "occurred_at"),
         Index("ix_punches_occurred", "occurred_at"),
         Index("ix_punches_terminal_occurred", "terminal_serial", "occurred_at"),
-        Index("ix_punches_unmapped", "terminal_serial", "pin", "employee_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, info=_att())

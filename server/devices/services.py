@@ -1,0 +1,267 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Terminals: registration by address (identity by serial), listing, and sync now.
+
+Registration talks to the terminal (through ``connect``, the pyzk adapter by default), so it
+can tell a moved terminal (known serial, new address: follow it) from a replaced one (new
+serial at a known terminal's address: stop and say so, never mix their data).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from biometrics.keys import KeyEncryptionKey
+from server.audit.services import Actor, record_event
+from server.db import utcnow
+from server.devices.models import SyncRun, Terminal
+from server.errors import ConflictError, NotFoundError, ValidationError
+from terminals import leases
+from terminals.base import DeviceInfo, DeviceSizes, Endpoint, TerminalClient, Transport
+from terminals.connect import client_for, seal_comm_key
+from terminals.sync import Progress, sync_terminal
+from terminals.zk.client import ZkClient
+
+Connect = Callable[[Endpoint], TerminalClient]
+_HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,255}$")
+MAX_COMM_KEY = 999_999
+ENCODINGS = ("utf-8", "gbk")
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    terminal: Terminal
+    created: bool
+    moved_from: str | None = None
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``HOST`` or ``HOST:PORT`` (``[v6]:PORT`` for IPv6) with port 4370 by default."""
+    address = address.strip()
+    host, port = address, 4370
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        if rest.startswith(":"):
+            port = _port(rest[1:])
+    elif address.count(":") == 1:
+        host, raw = address.split(":")
+        port = _port(raw)
+    if not host or not _HOST.match(host):
+        raise ValidationError(
+            f"{address!r} is not a host name or address", details={"field": "address"}
+        )
+    return host, port
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValidationError(f"{raw!r} is not a port number", details={"field": "port"})
+    return int(raw)
+
+
+def _validate(
+    timezone: str,
+    comm_key: int,
+    transport: str,
+    encoding: str,
+    name: str | None,
+    sync_interval_s: int,
+) -> None:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            f"{timezone!r} is not an IANA time zone", details={"field": "timezone"}
+        ) from None
+    if not 0 <= comm_key <= MAX_COMM_KEY:
+        raise ValidationError(
+            f"a comm key is a number from 0 to {MAX_COMM_KEY}", details={"field": "comm_key"}
+        )
+    if transport not in (Transport.TCP, Transport.UDP):
+        raise ValidationError("transport is tcp or udp", details={"field": "transport"})
+    if encoding not in ENCODINGS:
+        raise ValidationError(
+            f"encoding is one of {', '.join(ENCODINGS)}", details={"field": "encoding"}
+        )
+    if name is not None and not 0 < len(name.strip()) <= 100:
+        raise ValidationError("a name has 1 to 100 characters", details={"field": "name"})
+    if sync_interval_s < 10:
+        raise ValidationError(
+            "the sync interval is at least 10 seconds", details={"field": "sync_interval_s"}
+        )
+
+
+def _capabilities(info: DeviceInfo, sizes: DeviceSizes) -> dict[str, object]:
+    return {
+        "users_capacity": sizes.users_capacity,
+        "fingers_capacity": sizes.fingers_capacity,
+        "records_capacity": sizes.records_capacity,
+        "fp_version": info.fp_version,
+        "face_version": info.face_version,
+        "pin_width": info.pin_width,
+        "mac": info.mac,
+    }
+
+
+def register_terminal(
+    db: Session,
+    *,
+    address: str,
+    actor: Actor,
+    kek: KeyEncryptionKey,
+    comm_key: int = 0,
+    transport: str = "tcp",
+    timezone: str,
+    name: str | None = None,
+    encoding: str = "utf-8",
+    area_id: int | None = None,
+    clear_after_sync: bool = False,
+    sync_interval_s: int = 300,
+    connect: Connect = ZkClient,
+    now: datetime | None = None,
+) -> Registration:
+    """Reach the terminal at ``address``, read who it is, and record or follow it."""
+    host, port = parse_address(address)
+    _validate(timezone, comm_key, transport, encoding, name, sync_interval_s)
+    endpoint = Endpoint(
+        host=host, port=port, transport=Transport(transport), comm_key=comm_key, encoding=encoding
+    )
+    with connect(endpoint) as client:
+        info = client.info()
+        sizes = client.sizes()
+    now = now or utcnow()
+    serial = info.serial_number
+    same_address = db.scalar(
+        select(Terminal).where(
+            Terminal.host == host, Terminal.port == port, Terminal.serial_number != serial
+        )
+    )
+    if same_address is not None:
+        record_event(
+            db,
+            "terminal.identity_mismatch",
+            actor=actor,
+            object_type="terminal",
+            object_id=same_address.id,
+            details={"found_serial": serial},
+        )
+        raise ConflictError(
+            f"{host}:{port} belongs to terminal {same_address.serial_number} "
+            f"({same_address.name}), but a terminal with serial {serial} answers there: it was "
+            "replaced or the address was reassigned. Change or remove the registered terminal "
+            "first; Rollcall will not mix the two terminals' data.",
+            details={"expected": same_address.serial_number, "found": serial},
+        )
+    existing = db.scalar(select(Terminal).where(Terminal.serial_number == serial))
+    sealed = seal_comm_key(kek, comm_key, serial)
+    if existing is not None:
+        if (existing.host, existing.port, existing.transport) == (host, port, transport):
+            raise ConflictError(f"terminal {serial} is already registered as {existing.name!r}")
+        moved_from = f"{existing.host}:{existing.port}"
+        existing.host, existing.port, existing.transport = host, port, transport
+        existing.comm_key_sealed = sealed
+        existing.next_attempt_at = now
+        record_event(
+            db,
+            "terminal.moved",
+            actor=actor,
+            object_type="terminal",
+            object_id=existing.id,
+            details={"from": moved_from, "to": f"{host}:{port}"},
+        )
+        db.flush()
+        return Registration(existing, created=False, moved_from=moved_from)
+    terminal = Terminal(
+        serial_number=serial,
+        name=(name or info.device_name or serial).strip()[:100],
+        host=host,
+        port=port,
+        transport=transport,
+        comm_key_sealed=sealed,
+        timezone=timezone,
+        encoding=encoding,
+        area_id=area_id,
+        model=info.device_name,
+        platform=info.platform,
+        firmware=info.firmware,
+        capabilities=_capabilities(info, sizes),
+        enabled=True,
+        sync_interval_s=sync_interval_s,
+        clear_after_sync=clear_after_sync,
+        auto_set_clock=False,
+        consecutive_failures=0,
+        next_attempt_at=now,
+    )
+    db.add(terminal)
+    db.flush()
+    record_event(
+        db,
+        "terminal.registered",
+        actor=actor,
+        object_type="terminal",
+        object_id=terminal.id,
+        details={"serial": serial, "transport": transport},
+    )
+    return Registration(terminal, created=True)
+
+
+def get_terminal(db: Session, key: int | str) -> Terminal:
+    """By id, or by serial number."""
+    if isinstance(key, int):
+        terminal = db.get(Terminal, key)
+    else:
+        terminal = db.scalar(select(Terminal).where(Terminal.serial_number == key))
+    if terminal is None:
+        raise NotFoundError(f"no terminal {key}")
+    return terminal
+
+
+def list_terminals(db: Session) -> list[Terminal]:
+    return list(db.scalars(select(Terminal).order_by(Terminal.name, Terminal.id)))
+
+
+def is_online(terminal: Terminal, now: datetime) -> bool:
+    """Seen within two sync intervals (and not failing since)."""
+    if terminal.last_seen_at is None or terminal.consecutive_failures:
+        return False
+    return now - terminal.last_seen_at <= timedelta(seconds=2 * terminal.sync_interval_s + 60)
+
+
+def sync_now(
+    db: Session,
+    terminal: Terminal,
+    *,
+    kek: KeyEncryptionKey | None,
+    actor: Actor,
+    owner: str,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> SyncRun:
+    """Sync one terminal at once, under its lease (never beside a worker's sync). Commits."""
+    if not leases.claim(db, terminal.id, owner, utcnow()):
+        db.rollback()
+        raise ConflictError(f"terminal {terminal.serial_number} is being synced right now")
+    record_event(
+        db, "terminal.sync_requested", actor=actor, object_type="terminal", object_id=terminal.id
+    )
+    db.commit()
+    try:
+        return sync_terminal(
+            db,
+            terminal,
+            client_for(terminal, kek),
+            trigger="manual",
+            worker=owner,
+            progress=progress,
+            force=force,
+        )
+    finally:
+        db.rollback()
+        leases.release(db, terminal.id, owner)
+        db.commit()

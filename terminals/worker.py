@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""``rollcall worker``: syncs every terminal at its own interval with a bounded thread pool.
+
+A plain process, no broker. Each ``step()`` claims due terminals (one lease each, so several
+workers on one or many hosts never sync the same terminal at once) up to the free threads
+and returns whether it found work; the loop sleeps only when idle. A slow or dead terminal
+occupies one thread and never delays the others; a failing one backs off. SIGTERM sets a
+stop flag: running syncs finish their batch and the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.db import utcnow
+from server.devices.models import Terminal
+from terminals import leases
+from terminals.base import TerminalClient, TerminalError
+from terminals.sync import sync_terminal
+
+logger = logging.getLogger(__name__)
+
+ClientFactory = Callable[[Terminal], TerminalClient]
+
+
+def default_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        connect: ClientFactory,
+        *,
+        name: str | None = None,
+        threads: int = 8,
+        lease_ttl: timedelta = leases.LEASE_TTL,
+        clock: Callable[[], datetime] = utcnow,
+        realtime: bool = False,
+    ) -> None:
+        self.sessions = sessions
+        self.connect = connect
+        self.name = name or default_name()
+        self.threads = threads
+        self.lease_ttl = lease_ttl
+        self.clock = clock
+        self.stop = threading.Event()
+        # Realtime: each terminal's thread keeps a live capture open and stores every punch
+        # as it happens, with a full sync at start and every interval to catch anything
+        # missed. A terminal whose firmware breaks live capture falls back to polling.
+        self.realtime = realtime
+        self._polling_only: set[int] = set()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rollcall-sync")
+        self._running: dict[int, Future[None]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ scheduling
+    def _free_slots(self) -> int:
+        with self._lock:
+            for tid in [t for t, f in self._running.items() if f.done()]:
+                del self._running[tid]
+            return self.threads - len(self._running)
+
+    def step(self) -> bool:
+        """Claim and start due terminals, up to the free threads. True if any was started."""
+        slots = self._free_slots()
+        if slots <= 0:
+            return False
+        now = self.clock()
+        started = 0
+        with self.sessions() as db:
+            due = db.scalars(
+                select(Terminal.id)
+                .where(
+                    Terminal.enabled.is_(True),
+                    Terminal.transport.in_(("tcp", "udp")),
+                    or_(Terminal.next_attempt_at.is_(None), Terminal.next_attempt_at <= now),
+                    or_(Terminal.lease_until.is_(None), Terminal.lease_until < now),
+                )
+                .order_by(Terminal.next_attempt_at.is_not(None), Terminal.next_attempt_at)
+                .limit(slots * 2)
+            ).all()
+            for terminal_id in due:
+                if started >= slots:
+                    break
+                with self._lock:
+                    if terminal_id in self._running:
+                        continue
+                if not leases.claim(db, terminal_id, self.name, now, self.lease_ttl):
+                    db.rollback()
+                    continue  # another worker got it first
+                db.commit()
+                with self._lock:
+                    self._running[terminal_id] = self._pool.submit(self._job, terminal_id)
+                started += 1
+        return started > 0
+
+    def run(self, idle_sleep: float = 1.0) -> None:
+        logger.info("worker %s started with %d threads", self.name, self.threads)
+        try:
+            while not self.stop.is_set():
+                if not self.step():
+                    self.stop.wait(idle_sleep)
+        finally:
+            self.shutdown()
+
+    def run_once(self, timeout: float = 600.0) -> None:
+        """Sync every due terminal once and wait for all of them (CLI ``--once``, tests)."""
+        deadline = time.monotonic() + timeout
+        self.step()
+        while time.monotonic() < deadline:
+            with self._lock:
+                pending = [f for f in self._running.values() if not f.done()]
+            if not pending:
+                if not self.step():
+                    return
+                continue
+            pending[0].result(timeout=max(0.0, deadline - time.monotonic()))
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self._pool.shutdown(wait=True)
+        logger.info("worker %s stopped", self.name)
+
+    # ------------------------------------------------------------------ one sync
+    def _job(self, terminal_id: int) -> None:
+        if self.realtime and terminal_id not in self._polling_only:
+            self._live_job(terminal_id)
+        else:
+            self._sync_job(terminal_id)
+
+    def _live_job(self, terminal_id: int) -> None:
+        from terminals.realtime import run_live
+
+        try:
+            fell_back = run_live(self, terminal_id)
+        except Exception:
+            logger.exception(
+                "worker %s: live capture of terminal %d failed", self.name, terminal_id
+            )
+            fell_back = True
+        if fell_back:
+            self._polling_only.add(terminal_id)
+        with self.sessions() as db:
+            leases.release(db, terminal_id, self.name)
+            db.commit()
+
+    def _sync_job(self, terminal_id: int) -> None:
+        last_renew = time.monotonic()
+
+        with self.sessions() as db:
+            terminal = db.get(Terminal, terminal_id)
+            if terminal is None:
+                return
+
+            def renew(_phase: str, _done: int, _total: int) -> None:
+                # Progress points fall between committed batches: renewing and committing
+                # here holds no write lock across a network read.
+                nonlocal last_renew
+                if time.monotonic() - last_renew < self.lease_ttl.total_seconds() / 3:
+                    return
+                if not leases.renew(db, terminal_id, self.name, self.clock(), self.lease_ttl):
+                    raise TerminalError("lease lost to another worker; stopping this sync")
+                db.commit()
+                last_renew = time.monotonic()
+
+            try:
+                sync_terminal(
+                    db,
+                    terminal,
+                    self.connect(terminal),
+                    worker=self.name,
+                    progress=renew,
+                    clock=self.clock,
+                )
+            except TerminalError:
+                pass  # recorded on the run and the terminal by sync_terminal
+            except Exception:
+                # A bug, not a terminal fault: push the next attempt back first so the
+                # terminal cannot crash-loop, then log with the traceback.
+                db.rollback()
+                db.execute(
+                    update(Terminal)
+                    .where(Terminal.id == terminal_id)
+                    .values(
+                        next_attempt_at=self.clock() + timedelta(minutes=15),
+                        last_error="internal error; see the worker log",
+                    )
+                )
+                db.commit()
+                logger.exception("worker %s: sync of terminal %d failed", self.name, terminal_id)
+            finally:
+                db.rollback()
+                leases.release(db, terminal_id, self.name)
+                db.commit()

@@ -1,0 +1,360 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The pyzk adapter: the only module in Rollcall that imports ``zk``.
+
+It connects with the terminal's own transport, comm key and timeout, never pings (pyzk
+shells out to ``ping`` unless told not to), maps pyzk's exceptions to ``TerminalError``s,
+decodes record buffers itself (``records.py``) and returns our dataclasses. Every pyzk 0.9
+workaround lives here, each with the reason (zk-binary-protocol.md §16).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from zk import ZK, const
+from zk.exception import ZKError, ZKErrorResponse, ZKNetworkError
+
+from terminals.base import (
+    DeviceInfo,
+    DevicePunch,
+    DeviceSizes,
+    DeviceTemplate,
+    DeviceUser,
+    Endpoint,
+    LiveEvent,
+    TerminalAuthError,
+    TerminalError,
+    TerminalProtocolError,
+    TerminalUnreachableError,
+    Transport,
+)
+from terminals.zk import records
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class _EofGuard:
+    """Wraps pyzk's socket so that a closed connection is an error, not an endless loop.
+
+    pyzk 0.9 reads the rest of a chunk with ``while size > 0: recv(size)``; when the
+    terminal drops the connection ``recv`` returns ``b""`` forever and the loop spins at full
+    CPU with no timeout (a dead terminal would hang a worker thread for good).
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        # Set during a long read: told how many bytes arrived, for a live progress bar.
+        self.on_bytes: Callable[[int], None] | None = None
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        data = self._sock.recv(size, *flags)
+        if not data and size > 0 and self._sock.type == socket.SOCK_STREAM:
+            raise ConnectionResetError("the terminal closed the connection")
+        if self.on_bytes is not None:
+            self.on_bytes(len(data))
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class ZkClient:
+    """A session with one terminal over the binary protocol (``with ZkClient(ep) as c:``).
+
+    ``user_size`` and ``record_size`` are the layouts this terminal used before (from its
+    capabilities); they settle a buffer whose record count moved during the transfer.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        user_size: int | None = None,
+        record_size: int | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.user_size = user_size
+        self.record_size = record_size
+        self._zk: Any = None
+        self._disabled = False
+        self._broken = False
+
+    # ------------------------------------------------------------------ session
+    def __enter__(self) -> Self:
+        ep = self.endpoint
+        self._zk = ZK(
+            ep.host,
+            port=ep.port,
+            timeout=ep.timeout_s,
+            password=ep.comm_key,
+            force_udp=ep.transport is Transport.UDP,
+            ommit_ping=True,  # pyzk would run the OS `ping`; a firewall may drop ICMP anyway
+            encoding=ep.encoding,
+        )
+        # pyzk 0.9 opens a UDP socket in its constructor and replaces it in connect()
+        # without closing it: close it now rather than leak a descriptor per sync.
+        self._close_socket()
+        try:
+            self._call("connect", self._zk.connect)
+        except TerminalError:
+            self._close_socket()
+            raise
+        sock = getattr(self._zk, "_ZK__sock", None)
+        if isinstance(sock, socket.socket):
+            self._zk._ZK__sock = _EofGuard(sock)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._zk is None:
+            return
+        try:
+            if not self._broken:
+                if self._disabled:
+                    # A terminal left disabled refuses every punch: re-enable on every path.
+                    self.enable()
+                self._call("disconnect", self._zk.disconnect)
+        except TerminalError as err:
+            logger.warning("terminal %s: clean disconnect failed: %s", self._where(), err)
+        finally:
+            self._close_socket()
+            self._zk = None
+
+    def _where(self) -> str:
+        return f"{self.endpoint.host}:{self.endpoint.port}/{self.endpoint.transport}"
+
+    def _close_socket(self) -> None:
+        # pyzk has no way to drop a connection without sending EXIT, which a desynchronised
+        # stream cannot carry; its socket is name-mangled private state.
+        sock = getattr(self._zk, "_ZK__sock", None)
+        if isinstance(sock, _EofGuard):
+            sock = sock._sock
+        if isinstance(sock, socket.socket):
+            sock.close()
+
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._zk is None:
+            raise TerminalError(f"{what}: not connected")
+        if self._broken:
+            raise TerminalProtocolError(f"{what}: connection to {self._where()} was lost")
+        try:
+            return fn(*args, **kwargs)
+        except ZKErrorResponse as exc:
+            if "Unauthenticated" in str(exc):
+                raise TerminalAuthError(f"{self._where()} refused the comm key") from exc
+            raise TerminalProtocolError(f"{what} refused by {self._where()}: {exc}") from exc
+        except ZKNetworkError as exc:
+            self._broken = True
+            text = str(exc)
+            if "TCP packet invalid" in text:
+                # The stream is desynchronised; every later command would fail (§18.3).
+                raise TerminalProtocolError(
+                    f"{what}: stream from {self._where()} desynchronised"
+                ) from exc
+            raise TerminalUnreachableError(f"{what}: {self._where()}: {text}") from exc
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            self._broken = True
+            raise TerminalUnreachableError(f"{what}: {self._where()}: {exc}") from exc
+        except (
+            ZKError,
+            struct.error,
+            TypeError,
+            ValueError,
+            IndexError,
+            UnboundLocalError,
+            KeyError,
+        ) as exc:
+            # pyzk's parsers fail this way on replies they do not expect.
+            self._broken = True
+            raise TerminalProtocolError(
+                f"{what}: unexpected reply from {self._where()}: {type(exc).__name__}"
+            ) from exc
+
+    # ------------------------------------------------------------------ reads
+    def info(self) -> DeviceInfo:
+        zk = self._zk
+        serial = self._call("serial", zk.get_serialnumber)
+        if not serial:
+            raise TerminalProtocolError(f"{self._where()} reports no serial number")
+
+        def optional(what: str, fn: Callable[[], Any]) -> Any:
+            # Older firmware refuses some option reads; they are descriptive only.
+            try:
+                value = self._call(what, fn)
+            except TerminalProtocolError:
+                if self._broken:
+                    raise
+                return None
+            return value or None
+
+        pin_width = optional("pin width", zk.get_pin_width)
+        return DeviceInfo(
+            serial_number=str(serial),
+            device_name=optional("device name", zk.get_device_name),
+            platform=optional("platform", zk.get_platform),
+            firmware=optional("firmware", zk.get_firmware_version),
+            fp_version=_str_or_none(optional("fp version", zk.get_fp_version)),
+            face_version=_str_or_none(optional("face version", zk.get_face_version)),
+            mac=optional("mac", zk.get_mac),
+            pin_width=int(pin_width) if pin_width else None,
+        )
+
+    def sizes(self) -> DeviceSizes:
+        zk = self._zk
+        self._call("sizes", zk.read_sizes)
+        return DeviceSizes(
+            users=int(zk.users),
+            fingers=int(zk.fingers),
+            records=int(zk.records),
+            faces=int(zk.faces),
+            users_capacity=int(zk.users_cap),
+            fingers_capacity=int(zk.fingers_cap),
+            records_capacity=int(zk.rec_cap),
+        )
+
+    def get_time(self) -> datetime:
+        value = self._call("get time", self._zk.get_time)
+        if not isinstance(value, datetime):
+            raise TerminalProtocolError(f"{self._where()} sent no time")
+        return value
+
+    def set_time(self, value: datetime) -> None:
+        if value.tzinfo is not None:
+            raise ValueError("a terminal clock takes its local wall time (naive)")
+        self._call("set time", self._zk.set_time, value)
+
+    def disable(self) -> None:
+        self._call("disable", self._zk.disable_device)
+        self._disabled = True
+
+    def enable(self) -> None:
+        self._call("enable", self._zk.enable_device)
+        self._disabled = False
+
+    def _buffer(self, what: str, command: int, fct: int = 0) -> bytes:
+        data, _size = self._call(what, self._zk.read_with_buffer, command, fct)
+        if not isinstance(data, bytes):
+            raise TerminalProtocolError(f"{what}: no data from {self._where()}")
+        if len(data) < 4:
+            return b""
+        total = int.from_bytes(data[:4], "little")
+        body = data[4:]
+        if total != len(body):
+            raise TerminalProtocolError(
+                f"{what}: {self._where()} announced {total} bytes and sent {len(body)}"
+            )
+        return body
+
+    def users(self) -> list[DeviceUser]:
+        count = self.sizes().users
+        if count == 0:
+            return []
+        body = self._buffer("users", const.CMD_USERTEMP_RRQ, const.FCT_USER)
+        if not body:
+            return []
+        size = records.user_record_size(len(body), count, self.user_size)
+        self.user_size = size
+        return records.decode_users(body, size, self.endpoint.encoding)
+
+    def punches(
+        self,
+        users: Sequence[DeviceUser] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[DevicePunch]:
+        """The whole attendance log (the protocol has no date filter)."""
+        count = self.sizes().records
+        if count == 0:
+            return []
+        guard = getattr(self._zk, "_ZK__sock", None)
+        if progress is not None and isinstance(guard, _EofGuard):
+            per_record = self.record_size or 40
+            received = 0
+            reported = 0
+
+            def on_bytes(n: int) -> None:
+                nonlocal received, reported
+                received += n
+                done = min(count, received // per_record)
+                if done - reported >= 1000 or done == count:
+                    reported = done
+                    progress(done, count)
+
+            guard.on_bytes = on_bytes
+        try:
+            body = self._buffer("attendance", const.CMD_ATTLOG_RRQ)
+        finally:
+            if isinstance(guard, _EofGuard):
+                guard.on_bytes = None
+        if not body:
+            return []
+        size = records.record_size(len(body), count, self.record_size)
+        self.record_size = size
+        pins: dict[int, str] = {}
+        if size == 8:  # these records carry only the slot number: map it through the users
+            pins = {u.uid: u.pin for u in (users if users is not None else self.users())}
+        return records.decode_punches(body, size, pins)
+
+    def templates(self) -> list[DeviceTemplate]:
+        if self.sizes().fingers == 0:
+            return []
+        body = self._buffer("templates", const.CMD_DB_RRQ, const.FCT_FINGERTMP)
+        return records.decode_templates(body)
+
+    # ------------------------------------------------------------------ writes
+    def clear_punches(self) -> None:
+        self._call("clear attendance", self._zk.clear_attendance)
+
+    def live_events(self, poll_s: float = 1.0) -> Iterator[LiveEvent | None]:
+        """Punches as they happen; ``None`` each ``poll_s`` without one (stop by closing)."""
+        stream = self._call("live capture", self._zk.live_capture, max(1, int(poll_s)))
+        while True:
+            try:
+                item = next(stream)
+            except StopIteration:
+                return
+            except (UnboundLocalError, ValueError, struct.error) as exc:
+                # pyzk 0.9 crashes on 14/37/40-byte events and non-numeric unknown ids (#86):
+                # the caller falls back to polling.
+                self._broken = True
+                raise TerminalProtocolError(
+                    f"live capture from {self._where()} sent an event pyzk cannot read"
+                ) from exc
+            except (TimeoutError, OSError) as exc:
+                self._broken = True
+                raise TerminalUnreachableError(f"live capture: {self._where()}: {exc}") from exc
+            if item is None:
+                yield None
+                continue
+            yield LiveEvent(
+                pin=str(item.user_id),
+                device_time=item.timestamp,
+                verify_type=int(item.status),
+                punch_state=int(item.punch),
+            )
+
+    def stop_live(self) -> None:
+        if self._zk is not None:
+            self._zk.end_live_capture = True
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value in (None, "", 0) else str(value)
+
+
+@contextmanager
+def connect(endpoint: Endpoint, **kwargs: Any) -> Iterator[ZkClient]:
+    with ZkClient(endpoint, **kwargs) as client:
+        yield client
