@@ -597,5 +597,14 @@ def simulate(args: tuple[str, ...]) -> None:
     sys.exit(run(parser.parse_args(list(args))))
 
 
+def _register_subcommands() -> None:
+    from server.rights.cli import rights
+
+    main.add_command(rights)
+
+
+_register_subcommands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

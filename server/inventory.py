@@ -31,6 +31,7 @@ class Category(enum.StrEnum):
     CREDENTIAL = "credential"  # card numbers, device passwords, account password hashes
     CONSENT = "consent"  # consent and guardian records
     ACTIVITY = "activity"  # operation log about a person: sign-ins, views, IP addresses
+    REQUEST = "request"  # data-subject requests and how they were answered
     NONE = "none"  # not personal data
 
 

@@ -10,6 +10,7 @@ from server.employees.models import Employee, EmployeeStatus, VerifyMode, employ
 from server.enrolment.models import BiometricTemplate, DataKey
 from server.organization.models import Area, Department, OrganizationSettings
 from server.privacy.models import BiometricNotice, Consent, ConsentMethod
+from server.rights.models import SubjectRequest
 
 __all__ = [
     "Account",
@@ -31,6 +32,7 @@ __all__ = [
     "PunchSource",
     "PunchStatus",
     "Role",
+    "SubjectRequest",
     "SyncRun",
     "Terminal",
     "Transport",

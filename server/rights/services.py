@@ -1,0 +1,301 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The request register's lifecycle: receive, verify identity, extend, refuse, complete.
+
+Services flush and audit; the caller commits. Every transition is checked against the
+request's state, and every one is in the operation log with identifiers only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.audit.services import Actor, record_event
+from server.db import utcnow
+from server.employees.models import Employee
+from server.errors import ConflictError, NotFoundError, ValidationError
+from server.organization.models import OrganizationSettings
+from server.rights import profiles
+from server.rights.models import (
+    IdentityMethod,
+    RefusalReason,
+    RequestKind,
+    RequestStatus,
+    SubjectRequest,
+)
+
+OPEN = tuple(s for s in RequestStatus if not s.closed)
+MAX_TEXT = 4000
+
+
+def _get(db: Session, request_id: int) -> SubjectRequest:
+    found = db.get(SubjectRequest, request_id)
+    if found is None:
+        raise NotFoundError(f"no request {request_id}")
+    return found
+
+
+def _require(req: SubjectRequest, *allowed: RequestStatus, action: str) -> None:
+    if RequestStatus(req.status) not in allowed:
+        raise ConflictError(
+            f"request {req.id} is {req.status}: it cannot be {action}",
+            details={"status": req.status},
+        )
+
+
+def _audit(db: Session, req: SubjectRequest, action: str, actor: Actor, **details: object) -> None:
+    record_event(
+        db,
+        f"request.{action}",
+        actor=actor,
+        object_type="subject_request",
+        object_id=req.id,
+        subject_employee_id=req.employee_id,
+        details={"kind": req.kind, "status": req.status, **details},
+    )
+
+
+def _text(value: str | None, field: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError(f"{field} is required", details={"field": field})
+    if len(text) > MAX_TEXT:
+        raise ValidationError(
+            f"{field} has at most {MAX_TEXT} characters", details={"field": field}
+        )
+    return text
+
+
+def receive_request(
+    db: Session,
+    *,
+    employee_id: int,
+    kind: RequestKind | str,
+    actor: Actor,
+    received_at: datetime | None = None,
+) -> SubjectRequest:
+    """Register a request the employee made (to their admin, in any form); the clock starts."""
+    try:
+        kind = RequestKind(kind)
+    except ValueError:
+        raise ValidationError(f"unknown request type {kind!r}", details={"field": "kind"}) from None
+    if db.get(Employee, employee_id) is None:
+        raise NotFoundError(f"no employee {employee_id}")
+    received_at = received_at or utcnow()
+    if received_at > utcnow() + timedelta(minutes=5):
+        raise ValidationError(
+            "a request cannot be received in the future", details={"field": "received_at"}
+        )
+    org = db.get(OrganizationSettings, 1)
+    jurisdiction = org.jurisdiction if org else "gdpr"
+    req = SubjectRequest(
+        employee_id=employee_id,
+        kind=kind,
+        status=RequestStatus.RECEIVED,
+        jurisdiction=jurisdiction,
+        received_at=received_at,
+        due_at=profiles.due_date(received_at, jurisdiction),
+        created_by_id=actor.account_id,
+    )
+    db.add(req)
+    db.flush()
+    _audit(db, req, "received", actor, due_at=req.due_at.isoformat())
+    return req
+
+
+def verify_identity(
+    db: Session, request_id: int, *, method: IdentityMethod | str, actor: Actor
+) -> SubjectRequest:
+    req = _get(db, request_id)
+    _require(req, RequestStatus.RECEIVED, action="verified")
+    try:
+        method = IdentityMethod(method)
+    except ValueError:
+        raise ValidationError(
+            f"unknown identity method {method!r}", details={"field": "method"}
+        ) from None
+    req.identity_method = method
+    req.identity_verified_at = utcnow()
+    req.identity_verified_by_id = actor.account_id
+    req.status = RequestStatus.IDENTITY_VERIFIED
+    db.flush()
+    _audit(db, req, "identity_verified", actor, method=str(method))
+    return req
+
+
+def start_work(db: Session, request_id: int, *, actor: Actor) -> SubjectRequest:
+    req = _get(db, request_id)
+    _require(req, RequestStatus.IDENTITY_VERIFIED, RequestStatus.EXTENDED, action="started")
+    req.status = RequestStatus.IN_PROGRESS
+    db.flush()
+    _audit(db, req, "started", actor)
+    return req
+
+
+def extend_request(
+    db: Session,
+    request_id: int,
+    *,
+    reason: str,
+    notified_at: datetime,
+    actor: Actor,
+    now: datetime | None = None,
+) -> SubjectRequest:
+    """Extend the deadline where the profile allows it: once, with the reasons recorded and
+    the employee told before the first deadline (GDPR art. 12(3))."""
+    req = _get(db, request_id)
+    _require(
+        req,
+        RequestStatus.IDENTITY_VERIFIED,
+        RequestStatus.IN_PROGRESS,
+        RequestStatus.RECEIVED,
+        action="extended",
+    )
+    reason = _text(reason, "reason")
+    new_due = profiles.extended_due_date(req.received_at, req.jurisdiction)
+    if new_due is None:
+        raise ConflictError(f"the {req.jurisdiction} profile allows no extension")
+    if req.extended_at is not None:
+        raise ConflictError(f"request {req.id} was already extended")
+    now = now or utcnow()
+    if notified_at > now:
+        raise ValidationError(
+            "the employee cannot have been told in the future", details={"field": "notified_at"}
+        )
+    if notified_at > req.due_at or now > req.due_at:
+        raise ConflictError(
+            "the extension had to be notified before the first deadline "
+            f"({req.due_at:%Y-%m-%d %H:%M} UTC)"
+        )
+    req.extended_at, req.extension_reason, req.extension_notified_at = now, reason, notified_at
+    req.due_at = new_due
+    req.status = RequestStatus.EXTENDED
+    db.flush()
+    _audit(db, req, "extended", actor, due_at=new_due.isoformat())
+    return req
+
+
+def refuse_request(
+    db: Session,
+    request_id: int,
+    *,
+    reason: RefusalReason | str | None,
+    text_for_employee: str | None,
+    actor: Actor,
+) -> SubjectRequest:
+    """Refuse on one of the closed legal grounds, with the text the employee receives."""
+    req = _get(db, request_id)
+    _require(req, *OPEN, action="refused")
+    if not reason:
+        raise ValidationError("a refusal needs its legal ground", details={"field": "reason"})
+    try:
+        reason = RefusalReason(reason)
+    except ValueError:
+        raise ValidationError(
+            f"{reason!r} is not a legal ground for refusing; one of: "
+            + ", ".join(r.value for r in RefusalReason),
+            details={"field": "reason"},
+        ) from None
+    req.refusal_text = _text(text_for_employee, "text_for_employee")
+    req.refusal_reason = reason
+    req.status = RequestStatus.REFUSED
+    req.closed_at = utcnow()
+    db.flush()
+    _audit(db, req, "refused", actor, reason=str(reason))
+    return req
+
+
+def wait_for_terminals(db: Session, request_id: int, *, actor: Actor) -> SubjectRequest:
+    req = _get(db, request_id)
+    _require(req, RequestStatus.IN_PROGRESS, action="put on hold for terminals")
+    req.status = RequestStatus.WAITING_FOR_TERMINALS
+    db.flush()
+    _audit(db, req, "waiting_for_terminals", actor)
+    return req
+
+
+def complete_request(db: Session, request_id: int, *, actor: Actor) -> SubjectRequest:
+    req = _get(db, request_id)
+    _require(
+        req, RequestStatus.IN_PROGRESS, RequestStatus.WAITING_FOR_TERMINALS, action="completed"
+    )
+    req.status = RequestStatus.COMPLETED
+    req.closed_at = utcnow()
+    db.flush()
+    _audit(db, req, "completed", actor)
+    return req
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    request_id: int
+    employee_id: int
+    kind: str
+    due_at: datetime
+    overdue: bool
+    days_left: int
+
+
+def deadlines(db: Session, now: datetime | None = None) -> list[Deadline]:
+    """Open requests that are overdue or due within their profile's reminder window."""
+    now = now or utcnow()
+    out: list[Deadline] = []
+    rows = db.scalars(
+        select(SubjectRequest)
+        .where(SubjectRequest.status.in_(OPEN))
+        .order_by(SubjectRequest.due_at)
+    )
+    for req in rows:
+        window = timedelta(days=profiles.profile(req.jurisdiction).remind_days_before)
+        if req.due_at - now <= window:
+            out.append(
+                Deadline(
+                    req.id,
+                    req.employee_id,
+                    req.kind,
+                    req.due_at,
+                    overdue=now > req.due_at,
+                    days_left=(req.due_at - now).days,
+                )
+            )
+    return out
+
+
+REGISTER_COLUMNS = (
+    "id",
+    "employee_id",
+    "kind",
+    "status",
+    "jurisdiction",
+    "received_at",
+    "due_at",
+    "identity_method",
+    "identity_verified_at",
+    "extended_at",
+    "extension_notified_at",
+    "refusal_reason",
+    "closed_at",
+)
+
+
+def register_csv(db: Session, *, actor: Actor) -> str:
+    """The register for an audit: one row per request, stable columns, identifiers only
+    (no names, no refusal or extension texts). The export itself is logged."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(REGISTER_COLUMNS)
+    count = 0
+    for req in db.scalars(select(SubjectRequest).order_by(SubjectRequest.id)):
+        values = []
+        for column in REGISTER_COLUMNS:
+            value = getattr(req, column)
+            values.append(value.isoformat() if isinstance(value, datetime) else value)
+        writer.writerow(values)
+        count += 1
+    record_event(db, "request.register_exported", actor=actor, details={"rows": count})
+    return buffer.getvalue()

@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""``rollcall rights export``: the access package as a private file, and a clear refusal."""
+
+from __future__ import annotations
+
+import json
+import stat
+import zipfile
+from pathlib import Path
+
+from server.db import make_engine, make_sessionmaker
+from server.employees.models import Employee
+from server.settings import load_settings
+from tests.conftest import run
+
+
+def test_an_admin_exports_an_employees_package_to_a_private_file(
+    cli_instance: tuple[Path, str], tmp_path: Path
+) -> None:
+    home, _ = cli_instance
+    engine = make_engine(load_settings(home, environ={}).database_url)
+    with make_sessionmaker(engine)() as db:
+        db.add(Employee(employee_code="7001", given_name="Ines", family_name="Duarte"))
+        db.commit()
+    engine.dispose()
+    out = tmp_path / "ines.zip"
+    result = run(home, "rights", "export", "7001", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    data = json.loads(zipfile.ZipFile(out).read("data.json"))
+    assert data["data"]["employees"][0]["family_name"] == "Duarte"
+    missing = run(home, "rights", "export", "0000")
+    assert missing.returncode == 1
+    assert "no employee with code '0000'" in missing.stderr
+    register = run(home, "rights", "register", "--out", str(tmp_path / "register.csv"))
+    assert register.returncode == 0, register.stderr
+    assert (tmp_path / "register.csv").read_text().startswith("id,employee_id,kind,status")
