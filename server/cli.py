@@ -72,6 +72,9 @@ def main(ctx: click.Context, home: Path | None, log_level: str | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Alembic's INFO lines (and its "non-transactional DDL" guess, wrong here: server/db.py
+    # makes SQLite DDL transactional) are noise in every command; the revision is reported.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -598,9 +601,11 @@ def simulate(args: tuple[str, ...]) -> None:
 
 
 def _register_subcommands() -> None:
+    from server.enrolment.cli import keys
     from server.rights.cli import rights
 
     main.add_command(rights)
+    main.add_command(keys)
 
 
 _register_subcommands()

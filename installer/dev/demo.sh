@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The README's first command: sets up a virtual environment and an instance on the embedded
 # default (SQLite in ./instance), starts three simulated terminals whose workforce punches
-# live, registers them, runs the worker (realtime) and serves the web UI until Ctrl-C.
+# live (fifteen simulated hours a minute), registers them, runs the worker (realtime) and serves
+# the web UI until Ctrl-C.
 # ROLLCALL_HOME, ROLLCALL_LISTEN_HOST, ROLLCALL_LISTEN_PORT and DEMO_PORT_BASE are honoured.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
@@ -32,7 +33,7 @@ trap cleanup EXIT INT TERM
 echo "==> starting $TERMINALS simulated terminals on 127.0.0.1:$PORT_BASE.. (state in $ROLLCALL_HOME/simulator)"
 mkdir -p "$ROLLCALL_HOME/simulator"
 "$RC" simulate --terminals "$TERMINALS" --host 127.0.0.1 --port-base "$PORT_BASE" \
-    --state-dir "$ROLLCALL_HOME/simulator" --speed 60 > "$ROLLCALL_HOME/simulator/summary.json" &
+    --state-dir "$ROLLCALL_HOME/simulator" --speed 900 > "$ROLLCALL_HOME/simulator/summary.json" &
 pids+=($!)
 for _ in $(seq 1 100); do
     [ -s "$ROLLCALL_HOME/simulator/summary.json" ] && break

@@ -895,6 +895,11 @@ class SimulatedTerminal:
                 logger.debug("skipped %d garbage bytes from a TCP client", deframer.skipped)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # The terminal is stopping. Ending normally matters: asyncio's stream callback
+            # calls exception() on this task, which on a cancelled task raises and gets
+            # logged as an unhandled error with a traceback on every shutdown.
+            pass
         finally:
             session.close()
             self.untrack(session)

@@ -262,7 +262,8 @@ async def run_live(
     speed: float = 1.0,
     start: datetime | None = None,
 ) -> None:
-    """Punch into ``device`` as the schedule comes due, ``speed`` times faster than real time.
+    """Punch into ``device`` as the schedule comes due, ``speed`` times faster than real time
+    (stamped with the device clock, as a terminal does).
 
     Simulated time starts at ``start`` (the device clock by default). While the device is
     disabled (a client is reading) people wait at the terminal and punch when it is back.
@@ -286,7 +287,10 @@ async def run_live(
                 await asyncio.sleep(wait)
             while not device.enabled:
                 await asyncio.sleep(0.2)
-            stamp = max(p.timestamp, sim_now().replace(microsecond=0))
+            # A terminal stamps a punch with its own clock. Faster than real time, the
+            # schedule only decides how often people punch: simulated timestamps would run
+            # ahead of every clock and be quarantined as "in the future" within minutes.
+            stamp = p.timestamp if speed == 1 else device.clock.now()
             with contextlib.suppress(DeviceFullError):
                 device.add_punches([Punch(p.user_id, stamp, p.status, p.punch, p.workcode)])
         day += timedelta(days=1)

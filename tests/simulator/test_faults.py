@@ -191,9 +191,7 @@ def test_a_terminal_moved_to_a_new_port(simulator: SimulatorFleet, pyzk: PyzkFac
     assert pyzk(term).get_serialnumber() == term.serial
 
 
-def test_real_device_framing_is_served_and_hangs_pyzk_as_documented(
-    simulator: SimulatorFleet, pyzk: PyzkFactory
-) -> None:
+def test_real_device_framing_is_served_as_captured(simulator: SimulatorFleet) -> None:
     term = simulator.start("tft", users=70, records=500)
     term.faults.use_real_framing()
     with RawClient(term.host, term.port) as c:
@@ -206,11 +204,27 @@ def test_real_device_framing_is_served_and_hangs_pyzk_as_documented(
         assert [p.session for p in data] == [0, 1, 2, 3, 4, 5]  # sequence numbers (§5)
         assert [len(p.payload) for p in data] == [1008] * 5 + [4]
         assert c.recv().command == Reply.ACK_OK
-    with pytest.raises(Exception):  # noqa: B017, PT011 -- pyzk 0.9's reassembly bug (§11.4)
-        pyzk(term, timeout=1).get_attendance()
+    # Whether unmodified pyzk 0.9 then fails (§11.4) depends on how TCP segments the
+    # packets, so no test asserts it; the layout above is what a real device sends.
 
 
 def test_a_disabled_device_is_reported_disabled(simulator: SimulatorFleet) -> None:
     term = simulator.start("tft", users=1, records=1)
     term.faults.disable_device()
     assert term.device.enabled is False
+
+
+def test_an_accelerated_workforce_punches_live_at_the_device_clock(
+    simulator: SimulatorFleet,
+) -> None:
+    term = simulator.start("tft", users=40, records=10)
+    # From Monday 07:00 on, 3,600 times real time: the morning check-ins come within seconds.
+    monday = datetime(2026, 11, 23, 7, 0)
+    simulator.run_workforce(term, speed=3_600, start=monday)
+    deadline = time.monotonic() + 10
+    while term.device.record_count < 20 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    new = term.device.attendance()[10:]
+    assert len(new) >= 10
+    clock = term.device.clock.now()
+    assert all(abs((p.timestamp - clock).total_seconds()) < 15 for p in new)
