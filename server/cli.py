@@ -448,6 +448,51 @@ def terminals_list(ctx: click.Context) -> None:
             )
 
 
+@terminals.command("pins")
+@click.option(
+    "--assign",
+    nargs=2,
+    metavar="MAPPING_ID EMPLOYEE_CODE",
+    default=None,
+    help="Give a pending PIN to an employee; its punches are attached to them.",
+)
+@click.pass_context
+def terminals_pins(ctx: click.Context, assign: tuple[str, str] | None) -> None:
+    """List PINs seen on terminals that no employee holds yet, or assign one."""
+    from server.audit.services import Actor
+    from server.devices.services import assign_pin, pending_pins
+    from server.employees.models import Employee
+    from server.errors import AppError
+
+    settings = _settings(ctx)
+    with _session(settings) as db:
+        if assign:
+            mapping_id, code = assign
+            employee_id = db.scalar(select(Employee.id).where(Employee.employee_code == code))
+            if employee_id is None or not mapping_id.isdigit():
+                fail(
+                    f"no employee with code {code!r}"
+                    if employee_id is None
+                    else f"{mapping_id!r} is not a mapping id"
+                )
+            try:
+                mapping, attached = assign_pin(
+                    db, int(mapping_id), employee_id=employee_id, actor=Actor.system("cli")
+                )
+            except AppError as exc:
+                fail(exc.message)
+            db.commit()
+            click.echo(f"PIN {mapping.pin} assigned to {code}; {attached} punches attached")
+            return
+        rows = pending_pins(db)
+        if not rows:
+            click.echo("No pending PINs.")
+            return
+        click.echo(f"{'ID':>6}  {'PIN':<12} {'TERMINAL':>8}  NAME ON TERMINAL")
+        for m in rows:
+            click.echo(f"{m.id:>6}  {m.pin:<12} {m.terminal_id or 'all':>8}  {m.device_name or ''}")
+
+
 @main.command()
 @click.argument("serial", required=False)
 @click.option("--all", "sync_all", is_flag=True, help="Sync every enabled terminal.")

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from biometrics.keys import KeyEncryptionKey
+from server.attendance.models import Punch
 from server.audit.services import Actor, record_event
 from server.db import utcnow
-from server.devices.models import SyncRun, Terminal
+from server.devices.models import PinMapping, SyncRun, Terminal
+from server.employees.models import Employee
 from server.errors import ConflictError, NotFoundError, ValidationError
 from terminals import leases
 from terminals.base import DeviceInfo, DeviceSizes, Endpoint, TerminalClient, Transport
@@ -265,3 +267,61 @@ def sync_now(
         db.rollback()
         leases.release(db, terminal.id, owner)
         db.commit()
+
+
+def pending_pins(db: Session) -> list[PinMapping]:
+    """PINs seen on terminals that no employee holds yet (their punches are kept)."""
+    return list(
+        db.scalars(
+            select(PinMapping)
+            .where(PinMapping.employee_id.is_(None))
+            .order_by(PinMapping.terminal_id, PinMapping.pin)
+        )
+    )
+
+
+def assign_pin(
+    db: Session, mapping_id: int, *, employee_id: int, actor: Actor
+) -> tuple[PinMapping, int]:
+    """Give a pending PIN to an employee; the punches it already has are attached to them.
+
+    Only punches inside the mapping's validity range, on the terminals it covers, and not
+    yet attached to anyone are touched, so a recycled PIN never takes another's history.
+    Returns the mapping and how many punches were attached.
+    """
+    mapping = db.get(PinMapping, mapping_id)
+    if mapping is None:
+        raise NotFoundError(f"no PIN mapping {mapping_id}")
+    if mapping.employee_id is not None:
+        raise ConflictError(f"PIN {mapping.pin} is already assigned")
+    employee = db.get(Employee, employee_id)
+    if employee is None or employee.erased_at is not None:
+        raise NotFoundError(f"no employee {employee_id}")
+    mapping.employee_id = employee_id
+    punches = update(Punch).where(
+        Punch.pin == mapping.pin,
+        Punch.employee_id.is_(None),
+        Punch.occurred_at >= mapping.valid_from,
+    )
+    if mapping.valid_until is not None:
+        punches = punches.where(Punch.occurred_at < mapping.valid_until)
+    if mapping.terminal_id is not None:
+        terminal = db.get(Terminal, mapping.terminal_id)
+        punches = punches.where(
+            Punch.terminal_serial == (terminal.serial_number if terminal else "")
+        )
+    result = db.execute(
+        punches.values(employee_id=employee_id).execution_options(synchronize_session=False)
+    )
+    attached = int(getattr(result, "rowcount", 0) or 0)
+    db.flush()
+    record_event(
+        db,
+        "pin.assigned",
+        actor=actor,
+        object_type="pin_mapping",
+        object_id=mapping.id,
+        subject_employee_id=employee_id,
+        details={"punches_attached": attached},
+    )
+    return mapping, attached

@@ -248,3 +248,34 @@ def test_sync_now_reports_records_read_of_total_while_the_transfer_runs(
     assert partial == sorted(partial)
     ingests = [(done, total) for phase, done, total in seen if phase == "ingest"]
     assert ingests[-1] == (30_000, 30_000)
+
+
+def test_assigning_a_pending_pin_attaches_its_punches_and_only_those(
+    db: Session, setup: Callable[..., tuple[Any, Any]]
+) -> None:
+    from server.audit.services import Actor
+    from server.devices.services import assign_pin, pending_pins
+
+    term, row = setup(empty=True)
+    term.device.add_user("3003", "New Hire")
+    term.device.add_punch("3003", datetime(2026, 11, 2, 9, 0))
+    term.device.add_punch("3003", datetime(2026, 11, 2, 17, 0))
+    sync_terminal(db, row, client_for(term, row))
+    pending = pending_pins(db)
+    assert [(m.pin, m.device_name) for m in pending] == [("3003", "New Hire")]
+    hire = Employee(employee_code="E-77", given_name="New", family_name="Hire")
+    db.add(hire)
+    db.flush()
+    mapping, attached = assign_pin(
+        db, pending[0].id, employee_id=hire.id, actor=Actor.system("test")
+    )
+    db.commit()
+    assert attached == 2
+    assert mapping.employee_id == hire.id
+    owners = set(db.scalars(select(Punch.employee_id).where(Punch.pin == "3003")))
+    assert owners == {hire.id}
+    assert pending_pins(db) == []
+    # the next punches of that PIN go straight to the employee
+    term.device.add_punch("3003", datetime(2026, 11, 3, 9, 0))
+    sync_terminal(db, row, client_for(term, row))
+    assert set(db.scalars(select(Punch.employee_id).where(Punch.pin == "3003"))) == {hire.id}
