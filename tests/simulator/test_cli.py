@@ -35,7 +35,10 @@ def start(*args: str) -> tuple[subprocess.Popen[str], dict[str, list[dict[str, o
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    assert line, proc.stderr.read() if proc.stderr else ""
+    if not line:  # it failed to start: say why, and leave no open pipe behind
+        proc.kill()
+        _, err = proc.communicate(timeout=30)
+        raise AssertionError(f"rollcall simulate did not start: {err}")
     return proc, json.loads(line)
 
 
