@@ -8,11 +8,13 @@ tests drive the real logic against an in-memory store.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 from biometrics.crypto import WrappedKey
 
-__all__ = ["DekStore"]
+__all__ = ["ConsentFact", "ConsentReader", "DekStore"]
 
 
 class DekStore(Protocol):
@@ -50,4 +52,37 @@ class DekStore(Protocol):
 
     def checkpoint(self) -> None:
         """Make the replacements so far durable (commit). Called after every batch."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentFact:
+    """The employee's most recent consent record, reduced to what the gate decides on."""
+
+    notice_version: int
+    by_guardian: bool
+    withdrawn: bool
+
+
+class ConsentReader(Protocol):
+    """What the consent gate (:mod:`biometrics.gate`) reads; the database implements it."""
+
+    def biometrics_enabled(self) -> bool:
+        """Whether the organization has switched biometrics on."""
+        ...
+
+    def minor_age(self) -> int:
+        """Below this age a guardian's consent is required."""
+        ...
+
+    def age_on(self, employee_id: int, day: date) -> int | None:
+        """The employee's age in whole years on ``day``; None without a date of birth."""
+        ...
+
+    def current_notice_version(self) -> int | None:
+        """The version of the notice in force (published, effective); None if none is."""
+        ...
+
+    def latest_consent(self, employee_id: int) -> ConsentFact | None:
+        """The employee's most recently given consent, withdrawn or not; None if never."""
         ...

@@ -646,9 +646,11 @@ def simulate(args: tuple[str, ...]) -> None:
 
 
 def _register_subcommands() -> None:
+    from server.enrolment.cli import keys
     from server.rights.cli import rights
 
     main.add_command(rights)
+    main.add_command(keys)
 
 
 _register_subcommands()
