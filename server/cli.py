@@ -448,6 +448,28 @@ def terminals_list(ctx: click.Context) -> None:
             )
 
 
+@terminals.command("quarantine")
+@click.option("--serial", default=None, help="Only this terminal's.")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100_000))
+@click.pass_context
+def terminals_quarantine(ctx: click.Context, serial: str | None, limit: int) -> None:
+    """List punches kept aside for an impossible time (reset clock, future, bad date)."""
+    from server.devices.services import quarantined_punches
+
+    settings = _settings(ctx)
+    with _session(settings) as db:
+        rows = quarantined_punches(db, serial=serial, limit=limit)
+        if not rows:
+            click.echo("No quarantined punches.")
+            return
+        click.echo(f"{'TERMINAL':<16} {'PIN':<10} {'TERMINAL TIME':<20} REASON")
+        for p in rows:
+            click.echo(
+                f"{p.terminal_serial:<16} {p.pin:<10} "
+                f"{p.device_time:%Y-%m-%d %H:%M:%S}  {p.quarantine_reason}"
+            )
+
+
 @terminals.command("pins")
 @click.option(
     "--assign",

@@ -269,6 +269,14 @@ def sync_now(
         db.commit()
 
 
+def quarantined_punches(db: Session, *, serial: str | None = None, limit: int = 200) -> list[Punch]:
+    """Punches kept aside for an impossible time, newest first, with their reason."""
+    query = select(Punch).where(Punch.status == "quarantined")
+    if serial:
+        query = query.where(Punch.terminal_serial == serial)
+    return list(db.scalars(query.order_by(Punch.received_at.desc(), Punch.id.desc()).limit(limit)))
+
+
 def pending_pins(db: Session) -> list[PinMapping]:
     """PINs seen on terminals that no employee holds yet (their punches are kept)."""
     return list(

@@ -51,6 +51,11 @@ def test_an_admin_adds_a_terminal_syncs_it_and_sees_its_health(
     listed = run(home, "terminals", "list")
     line = next(x for x in listed.stdout.splitlines() if x.startswith(term.serial))
     assert " online " in line
+    assert run(home, "terminals", "quarantine").stdout.strip() == "No quarantined punches."
+    term.faults.add_bogus_punches(1)  # a clock reset to 2000-01-01
+    run(home, "sync", term.serial)
+    held = run(home, "terminals", "quarantine", "--serial", term.serial).stdout
+    assert "2000-01-01 00:00:00  terminal clock reset (year 2000 default)" in held
 
 
 def test_bad_requests_get_a_clear_error_and_a_failing_exit(
