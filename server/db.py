@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -160,7 +160,8 @@ def _bulk_converter(column: Any, dialect: str) -> Callable[[Any], Any]:
                     raise ValueError(f"{column.name}: naive datetime refused")
                 value = value.astimezone(UTC)
             if dialect == "sqlite":
-                value = value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+                # Naive UTC text, as the column type stores it: cut the "+00:00".
+                value = value.isoformat(sep=" ", timespec="microseconds")[:-6]
             last[0], last[1] = given, value
             return value
 
@@ -183,9 +184,10 @@ def _bulk_converter(column: Any, dialect: str) -> Callable[[Any], Any]:
 def insert_ignoring_conflicts(
     session: Session,
     table: Any,
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
     *,
     conflict_columns: Iterable[str],
+    columns: Sequence[str] | None = None,
 ) -> int:
     """Bulk insert ``rows``, skipping those that collide on ``conflict_columns``.
 
@@ -201,16 +203,19 @@ def insert_ignoring_conflicts(
     dialect = conn.dialect.name
     if dialect not in {"postgresql", "sqlite"}:
         raise NotImplementedError(f"bulk insert on {dialect}")
-    names = list(rows[0].keys())
+    # Rows are mappings, or sequences in the order of ``columns`` (cheaper to build).
+    positional = columns is not None
+    first = rows[0]
+    names = list(columns) if columns is not None else list(cast(Mapping[str, Any], first))
     # Looking every name up in the table's metadata is also what keeps the SQL text below
     # free of anything but our own identifiers.
-    columns = [table.c[name] for name in names]
+    table_columns = [table.c[name] for name in names]
     conflict = [table.c[name].name for name in conflict_columns]
     # Only datetimes need converting; other values go to the driver as they are (plain str,
     # int, bytes: pass an enum's ``.value``).
     converters = [
         (i, _bulk_converter(c, dialect))
-        for i, c in enumerate(columns)
+        for i, c in enumerate(table_columns)
         if isinstance(c.type, (DateTime, Date, UTCDateTime, LocalDateTime))
     ]
     quote = conn.dialect.identifier_preparer.quote
@@ -224,7 +229,11 @@ def insert_ignoring_conflicts(
     for row in rows:
         if len(row) != width:
             raise ValueError("every row of a bulk insert names the same columns")
-        values = [row[n] for n in names]
+        if positional:
+            values = list(cast(Sequence[Any], row))
+        else:
+            mapping = cast(Mapping[str, Any], row)
+            values = [mapping[n] for n in names]
         for i, convert in converters:
             values[i] = convert(values[i])
         params.append(values)

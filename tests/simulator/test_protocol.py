@@ -7,6 +7,7 @@ import os
 import socket
 import struct
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from terminals.simulator.codec import (
     encode_time,
     frame_tcp,
 )
+from terminals.simulator.device import simulation_rng
 from terminals.simulator.testing import RawClient, SimulatorFleet
 
 TRANSPORTS = ("tcp", "udp")
@@ -27,7 +29,7 @@ TRANSPORTS = ("tcp", "udp")
 def test_garbage_never_crashes_the_simulator(simulator: SimulatorFleet, transport: str) -> None:
     term = simulator.start("tft", users=3, records=20)
     udp = transport == "udp"
-    rng = __import__("random").Random(3)
+    rng = simulation_rng(3)
     with RawClient(term.host, term.port, udp=udp, timeout=0.5) as c:
         for size in (1, 3, 7, 8, 9, 64, 1500):
             junk = bytes(rng.randrange(256) for _ in range(size))
@@ -185,7 +187,7 @@ def test_a_bare_tcp_probe_is_tolerated(simulator: SimulatorFleet) -> None:
 def test_state_file_survives_a_simulator_restart(
     simulator: SimulatorFleet, tmp_path: os.PathLike[str]
 ) -> None:
-    state = __import__("pathlib").Path(tmp_path) / "term.json"
+    state = Path(tmp_path) / "term.json"
     term = simulator.start("tft", users=4, records=40, state_path=state)
     term.device.add_user("9001", "Ines Novak")
     term.device.add_punch("9001", datetime(2030, 6, 1, 9, 0, 0))

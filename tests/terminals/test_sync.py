@@ -279,3 +279,19 @@ def test_assigning_a_pending_pin_attaches_its_punches_and_only_those(
     term.device.add_punch("3003", datetime(2026, 11, 3, 9, 0))
     sync_terminal(db, row, client_for(term, row))
     assert set(db.scalars(select(Punch.employee_id).where(Punch.pin == "3003"))) == {hire.id}
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "UTC"]
+)
+def test_the_cached_utc_mapping_agrees_with_the_zone_rules_across_dst_changes(zone: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    from terminals.sync import LocalToUtc, local_to_utc
+
+    tz = ZoneInfo(zone)
+    mapper = LocalToUtc(tz)
+    t = datetime(2026, 3, 1)
+    while t < datetime(2026, 12, 1):  # every 7 minutes through both changes of the year
+        assert mapper(t) == local_to_utc(t, tz), t
+        t += timedelta(minutes=7)
