@@ -23,7 +23,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -133,6 +133,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def rowcount(result: Any) -> int:
+    """Rows matched by an UPDATE or DELETE: ``Session.execute`` is typed as returning a
+    plain ``Result``, but DML returns a ``CursorResult``, which has the count."""
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def make_sessionmaker(bind: Engine | Connection, **kwargs: Any) -> sessionmaker[Session]:

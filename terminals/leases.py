@@ -9,18 +9,14 @@ works; a dead worker's lease runs out and another takes the terminal over.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
+from server.db import rowcount
 from server.devices.models import Terminal
 
 LEASE_TTL = timedelta(minutes=5)
-
-
-def _rowcount(result: Any) -> int:
-    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def claim(
@@ -38,7 +34,7 @@ def claim(
         .values(lease_owner=worker, lease_until=now + ttl)
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(result) == 1
+    return rowcount(result) == 1
 
 
 def renew(
@@ -51,7 +47,7 @@ def renew(
         .values(lease_until=now + ttl)
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(result) == 1
+    return rowcount(result) == 1
 
 
 def release(db: Session, terminal_id: int, worker: str) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from biometrics.keys import KeyEncryptionKey
 from server.attendance.models import Punch
 from server.audit.services import Actor, record_event
-from server.db import utcnow
+from server.db import rowcount, utcnow
 from server.devices.models import PinMapping, SyncRun, Terminal
 from server.employees.models import Employee
 from server.errors import ConflictError, NotFoundError, ValidationError
@@ -321,7 +321,7 @@ def assign_pin(
     result = db.execute(
         punches.values(employee_id=employee_id).execution_options(synchronize_session=False)
     )
-    attached = int(getattr(result, "rowcount", 0) or 0)
+    attached = rowcount(result)
     db.flush()
     record_event(
         db,

@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, cast
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import Session
 
 from biometrics.crypto import (
@@ -32,7 +30,7 @@ from biometrics.crypto import (
 from biometrics.gate import Admission, check_admission
 from biometrics.keys import KeyEncryptionKey
 from server.audit.services import Actor, record_event
-from server.db import utcnow
+from server.db import rowcount, utcnow
 from server.employees.models import Employee, VerifyMode
 from server.enrolment.models import BiometricTemplate, DataKey
 from server.errors import NotFoundError, ValidationError
@@ -56,11 +54,6 @@ def _format_version(value: int | str) -> int:
     if not 0 <= number < 2**32:
         raise ValidationError("The template format version is out of range.")
     return number
-
-
-def _rowcount(result: Result[Any]) -> int:
-    # DML results are CursorResults; the static type of Session.execute does not say so.
-    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 def _employee(db: Session, employee_id: int) -> Employee:
@@ -264,10 +257,10 @@ def read_template(
 
 def delete_templates(db: Session, employee_id: int, *, actor: Actor) -> int:
     """Delete the employee's templates and their data key (crypto-shredding); return count."""
-    removed = _rowcount(
+    removed = rowcount(
         db.execute(delete(BiometricTemplate).where(BiometricTemplate.employee_id == employee_id))
     )
-    key_removed = _rowcount(db.execute(delete(DataKey).where(DataKey.employee_id == employee_id)))
+    key_removed = rowcount(db.execute(delete(DataKey).where(DataKey.employee_id == employee_id)))
     db.flush()
     db.expire_all()
     record_event(
@@ -460,7 +453,7 @@ class DbDekStore:
             .values(kek_id=new.kek_id, wrapped_key=new.blob)
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     def count_wrapped(self, kek_id: str) -> int:
         return int(self._db.scalar(select(func.count()).where(DataKey.kek_id == kek_id)) or 0)
