@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 
+from terminals.zktime import decode_time, encode_time
+
 TCP_MAGIC = b"\x50\x50\x82\x7d"
 HEADER = struct.Struct("<4H")
 TCP_TOP = struct.Struct("<4sI")
@@ -231,30 +233,6 @@ def commkey_matches(payload: bytes, key: int, session_id: int) -> bool:
 
 
 # --- time (§10.1, §12) ----------------------------------------------------------------------
-
-
-def encode_time(t: datetime) -> int:
-    """Encode a naive device-local time; only years 2000-2099 are representable."""
-    return (
-        ((t.year % 100) * 12 * 31 + (t.month - 1) * 31 + (t.day - 1)) * 86400
-        + (t.hour * 60 + t.minute) * 60
-        + t.second
-    )
-
-
-def decode_time(value: int) -> datetime:
-    """Decode the packed time; raise ``ValueError`` for impossible dates (e.g. 31 February)."""
-    second = value % 60
-    value //= 60
-    minute = value % 60
-    value //= 60
-    hour = value % 24
-    value //= 24
-    day = value % 31 + 1
-    value //= 31
-    month = value % 12 + 1
-    value //= 12
-    return datetime(value + 2000, month, day, hour, minute, second)
 
 
 def encode_event_time(t: datetime) -> bytes:

@@ -33,18 +33,17 @@ from terminals.simulator.codec import (
     decode_buffer_request,
     decode_bulk_save,
     decode_packet,
-    decode_time,
     decode_user,
     encode_buffer_ready,
     encode_event,
     encode_packet,
     encode_prepare_data,
     encode_sizes,
-    encode_time,
     frame_tcp,
 )
 from terminals.simulator.device import Device, DeviceFullError
 from terminals.simulator.faults import DropPlan, Faults
+from terminals.zktime import decode_time, encode_time
 
 logger = logging.getLogger(__name__)
 

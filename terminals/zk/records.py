@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 
 from terminals.base import (
     DevicePunch,
@@ -19,44 +18,13 @@ from terminals.base import (
     DeviceUser,
     UnsupportedRecordFormatError,
 )
+from terminals.zktime import decode_time_lenient
 
 RECORD_SIZES = (40, 16, 8)
 
 _R8 = struct.Struct("<HB4sB")
 _R16 = struct.Struct("<I4sBB2sI")
 _R40 = struct.Struct("<H24sB4sB8s")
-
-
-def decode_time(value: int) -> tuple[datetime, bool]:
-    """The protocol's packed local time (§10.1): years 2000-2099, no zone.
-
-    Returns the time and whether it was a real date. A day past the month's end (31
-    February) rolls forward into the next month and is reported as not valid, so the caller
-    can quarantine the record while keeping a stable key for it.
-    """
-    second = value % 60
-    value //= 60
-    minute = value % 60
-    value //= 60
-    hour = value % 24
-    value //= 24
-    day = value % 31 + 1
-    value //= 31
-    month = value % 12 + 1
-    year = value // 12 + 2000
-    try:
-        return datetime(year, month, day, hour, minute, second), True
-    except ValueError:
-        first = datetime(year, month, 1, hour, minute, second)
-        return first + timedelta(days=day - 1), False
-
-
-def encode_time(t: datetime) -> int:
-    return (
-        ((t.year % 100) * 12 * 31 + (t.month - 1) * 31 + (t.day - 1)) * 86400
-        + (t.hour * 60 + t.minute) * 60
-        + t.second
-    )
 
 
 def record_size(total: int, count: int, hint: int | None = None) -> int:
@@ -94,7 +62,7 @@ def decode_punches(data: bytes, size: int, pins_by_uid: Mapping[int, str]) -> li
             _uid, user_id_raw, verify, packed, state, _trailer = _R40.unpack(raw)
             pin = user_id_raw.split(b"\x00", 1)[0].decode("ascii", errors="replace")
             work_code = 0
-        when, valid = decode_time(int.from_bytes(packed, "little"))
+        when, valid = decode_time_lenient(int.from_bytes(packed, "little"))
         punches.append(DevicePunch(pin, when, verify, state, work_code, valid))
     return punches
 

@@ -26,14 +26,13 @@ from terminals.simulator.codec import (
     decode_punch40,
     decode_sizes,
     decode_tcp_packet,
-    decode_time,
     encode_event,
     encode_packet,
-    encode_time,
     frame_tcp,
     make_commkey,
 )
 from terminals.simulator.testing import RawClient, SimulatorFleet
+from terminals.zktime import decode_time, encode_time
 
 # (name, TCP-framed hex, origin). The TCP prefix carries the real length (§12: never the fake
 # 1016 of some event captures).

@@ -14,13 +14,12 @@ import pytest
 from terminals.simulator.codec import (
     Cmd,
     Reply,
-    decode_time,
     encode_packet,
-    encode_time,
     frame_tcp,
 )
 from terminals.simulator.device import simulation_rng
 from terminals.simulator.testing import RawClient, SimulatorFleet
+from terminals.zktime import decode_time, encode_time
 
 TRANSPORTS = ("tcp", "udp")
 
