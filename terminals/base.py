@@ -35,6 +35,11 @@ class UnsupportedRecordFormatError(TerminalProtocolError):
     """Records of a size no known layout has: refuse the batch rather than store garbage."""
 
 
+class UnstorableUserError(TerminalError):
+    """This model cannot hold the user as given (a PIN that is not a number on a
+    black-and-white model, a card number too large): retrying cannot help."""
+
+
 class TerminalIdentityError(TerminalError):
     """A different serial number answered at a known terminal's address."""
 
@@ -163,6 +168,21 @@ class TerminalClient(Protocol):
     def templates(self) -> list[DeviceTemplate]: ...
 
     def clear_punches(self) -> None: ...
+
+    def template(self, uid: int, finger: int) -> DeviceTemplate | None:
+        """One template, or None when the slot is empty."""
+
+    def put_user(self, user: DeviceUser, templates: Sequence[DeviceTemplate] | None = None) -> None:
+        """Write a user record; with ``templates``, the record and those fingers together."""
+
+    def delete_user(self, uid: int) -> None:
+        """Remove a user and every template of theirs (absent already: no error)."""
+
+    def delete_template(self, uid: int, finger: int) -> bool:
+        """Remove one template; True when the terminal confirms the slot is now empty."""
+
+    def enrol(self, uid: int, pin: str, finger: int) -> bool:
+        """Enrol ``finger`` at the terminal's sensor for the user; True when it took."""
 
     def live_events(self, poll_s: float = 1.0) -> Iterator[LiveEvent | None]: ...
 

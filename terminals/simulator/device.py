@@ -446,6 +446,13 @@ class Device:
         return cls.from_state(json.loads(path.read_text(encoding="utf-8")), state_path=path)
 
 
+def fake_template(rng: random.Random, size: int = 600) -> bytes:
+    """Bytes shaped like a ZKFinger v10 template (``..SS21`` header, §10.5); no real biometric."""
+    body = bytes(rng.randrange(256) for _ in range(size - 8))
+    # A non-zero last byte: clients strip a trailing zero pad from single-template reads.
+    return b"\x4d\x98SS21\x00\x00" + body[:-1] + b"\x5a"
+
+
 def simulation_rng(seed: int | str | None = None) -> random.Random:
     """The one place simulated data gets randomness: seeded, reproducible, never for secrets."""
     return random.Random(seed)  # noqa: S311 -- test data, not security

@@ -9,6 +9,7 @@ peer; the rules it follows are the reference's §14 checklist.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
@@ -41,7 +42,7 @@ from terminals.simulator.codec import (
     encode_sizes,
     frame_tcp,
 )
-from terminals.simulator.device import Device, DeviceFullError
+from terminals.simulator.device import Device, DeviceFullError, fake_template, simulation_rng
 from terminals.simulator.faults import DropPlan, Faults
 from terminals.zktime import decode_time, encode_time
 
@@ -500,9 +501,58 @@ async def _reg_event(s: Session, req: Packet) -> None:
         s.stop_events()
 
 
+# Enrolment events (§7 STARTENROLL, §12): the result code is the payload's first u16.
+EF_FINGER = 2
+EF_ENROLLFINGER = 8
+EF_FPFTR = 256
+ENROL_OK = 0
+ENROL_TIMEOUT = 4
+ENROL_DUPLICATE = 5
+ENROL_PRESSES = 3
+
+
 async def _enroll(s: Session, req: Packet) -> None:
-    # Enrolment needs a finger on a real sensor; a simulated one reports failure.
-    s.reply(Reply.ACK_ERROR, req)
+    """Enrol a finger: ACK, then the sensor's events while the person presses three times.
+
+    What the person does comes from ``SimulatedTerminal.sensor`` (tests script it); with
+    nothing scripted a finger is presented and a synthetic template is kept.
+    """
+    payload = req.payload
+    if s.link.udp:
+        user_id_num, fid = struct.unpack_from("<Ib", payload.ljust(5, b"\x00"))
+        user_id = str(user_id_num)
+    else:
+        user_id = payload[:24].split(b"\x00", 1)[0].decode("ascii", errors="replace")
+        fid = payload[24] if len(payload) > 24 else 0
+    user = s.device.user_by_id(user_id)
+    if user is None or not 0 <= fid < 10:
+        s.reply(Reply.ACK_ERROR, req)
+        return
+    s.reply(Reply.ACK_OK, req)
+    sensor = s.terminal.sensor
+    planned = sensor.popleft() if sensor else None
+    s._loop.create_task(_enrol_events(s, user.uid, user_id, fid, planned))
+
+
+async def _enrol_events(
+    s: Session, uid: int, user_id: str, fid: int, planned: bytes | int | None
+) -> None:
+    async def event(flag: int, body: bytes) -> None:
+        s._acked.clear()
+        s.link.send(encode_packet(Cmd.REG_EVENT, flag, 0, body))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(s._acked.wait(), EVENT_ACK_WAIT)
+
+    if isinstance(planned, int):  # the person never came, or the finger is known already
+        await event(EF_ENROLLFINGER, struct.pack("<H", planned))
+        return
+    template = planned or fake_template(simulation_rng(f"{s.device.serial}/{user_id}/{fid}"))
+    for _ in range(ENROL_PRESSES):
+        await event(EF_FINGER, b"")  # finger on the sensor
+        await event(EF_FPFTR, struct.pack("<H", 0x64))  # a good image
+    s.device.save_template(Template(uid, fid, 1, template))
+    s.terminal.save_state()
+    await event(EF_ENROLLFINGER, struct.pack("<HHH", ENROL_OK, len(template), uid))
 
 
 async def _prepare_buffer(s: Session, req: Packet) -> None:
@@ -729,6 +779,9 @@ class SimulatedTerminal:
         self._udp: asyncio.DatagramTransport | None = None
         self._sessions: dict[Session, asyncio.Task[None]] = {}
         self.running = False
+        # What the next enrolments meet at the sensor: template bytes (that finger), an int
+        # (the failure code: 4 timeout, 5 duplicate), or nothing (a synthetic finger).
+        self.sensor: collections.deque[bytes | int] = collections.deque()
 
     @property
     def device(self) -> Device:

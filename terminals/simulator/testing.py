@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import socket
 import struct
 from concurrent.futures import Future
@@ -31,20 +30,13 @@ from terminals.simulator.codec import (
     frame_tcp,
     make_commkey,
 )
-from terminals.simulator.device import Device, simulation_rng
+from terminals.simulator.device import Device, fake_template, simulation_rng
 from terminals.simulator.profiles import get_profile
 from terminals.simulator.server import SimulatedTerminal, SimulatorRuntime, new_serial
 from terminals.simulator.workforce import Workforce, run_live
 
 DEFAULT_USERS = 25
 DEFAULT_DAYS = 3
-
-
-def fake_template(rng: random.Random, size: int = 600) -> bytes:
-    """Bytes shaped like a ZKFinger v10 template (``..SS21`` header, §10.5); no real biometric."""
-    body = bytes(rng.randrange(256) for _ in range(size - 8))
-    # A non-zero last byte: clients strip a trailing zero pad from single-template reads.
-    return b"\x4d\x98SS21\x00\x00" + body[:-1] + b"\x5a"
 
 
 def build_device(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,6 +21,8 @@ from typing import Any, Self, TypeVar
 
 from zk import ZK, const
 from zk.exception import ZKError, ZKErrorResponse, ZKNetworkError
+from zk.finger import Finger
+from zk.user import User
 
 from terminals.base import (
     DeviceInfo,
@@ -34,12 +37,18 @@ from terminals.base import (
     TerminalProtocolError,
     TerminalUnreachableError,
     Transport,
+    UnstorableUserError,
 )
 from terminals.zk import records
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# pyzk 0.9 packs user records for a template upload with ``User.encoding``, a class attribute
+# every ``ZK()`` overwrites: two threads writing to a UTF-8 and a GBK terminal would garble
+# each other's names. Set it and upload under this lock.
+_USER_ENCODING_LOCK = threading.Lock()
 
 
 class _EofGuard:
@@ -87,6 +96,7 @@ class ZkClient:
         self._zk: Any = None
         self._disabled = False
         self._broken = False
+        self._layout_unproven = False
 
     # ------------------------------------------------------------------ session
     def __enter__(self) -> Self:
@@ -316,6 +326,105 @@ class ZkClient:
     # ------------------------------------------------------------------ writes
     def clear_punches(self) -> None:
         self._call("clear attendance", self._zk.clear_attendance)
+
+    def _layout(self) -> int:
+        """The terminal's user record size, learned from a users read if not known yet.
+
+        pyzk 0.9 assumes 72-byte users on every TCP terminal (and 28 on UDP): a black-and-
+        white TCP model would get records it cannot parse. Tell pyzk what the terminal uses.
+        """
+        if self.user_size is None:
+            self.users()
+        size = self.user_size
+        if size is None:
+            # An empty terminal shows no record to measure. TFT platforms (``*_TFT``) use
+            # 72-byte users, black-and-white ones 28 (§8); the first write is read back.
+            platform = ""
+            try:
+                platform = str(self._call("platform", self._zk.get_platform) or "")
+            except TerminalProtocolError:
+                if self._broken:
+                    raise
+            size = 72 if "TFT" in platform.upper() else 28
+            self._layout_unproven = True
+        self._zk.user_packet_size = size
+        return size
+
+    def _prove_layout(self, pin: str) -> None:
+        """After the first write to an empty terminal, read it back: a wrong layout guess
+        would leave a user nobody can match."""
+        if not self._layout_unproven:
+            return
+        self._layout_unproven = False
+        self.user_size = None
+        if pin not in {u.pin for u in self.users()}:
+            raise TerminalProtocolError(
+                f"{self._where()} did not keep the user as written (unknown record layout)"
+            )
+
+    def _pyzk_user(self, user: DeviceUser) -> User:
+        size = self._layout()
+        try:
+            fields = records.fit_user(user, size, self.endpoint.encoding)
+        except ValueError as exc:
+            raise UnstorableUserError(f"{self._where()}: {exc}") from None
+        return User(
+            fields.uid,
+            fields.name,
+            fields.privilege,
+            password=fields.password,
+            group_id=fields.group_id,
+            user_id=fields.pin,
+            card=fields.card,
+        )
+
+    def put_user(self, user: DeviceUser, templates: Sequence[DeviceTemplate] | None = None) -> None:
+        """Write ``user``; with ``templates``, in one upload with those fingers (CMD 110)."""
+        pz = self._pyzk_user(user)
+        if not templates:
+            self._call(
+                "set user",
+                self._zk.set_user,
+                uid=pz.uid,
+                name=pz.name,
+                privilege=pz.privilege,
+                password=pz.password,
+                group_id=pz.group_id,
+                user_id=pz.user_id,
+                card=pz.card,
+            )
+        else:
+            fingers = [Finger(pz.uid, t.finger_index, t.flag, t.template) for t in templates]
+            with _USER_ENCODING_LOCK:
+                User.encoding = self.endpoint.encoding
+                self._call("save user and templates", self._zk.save_user_template, pz, fingers)
+        self._prove_layout(user.pin)
+
+    def delete_user(self, uid: int) -> None:
+        if uid <= 0:
+            raise ValueError("terminal slot numbers start at 1")
+        self._call("delete user", self._zk.delete_user, uid=uid)
+
+    def template(self, uid: int, finger: int) -> DeviceTemplate | None:
+        found = self._call("read template", self._zk.get_user_template, uid, finger)
+        if not found:
+            return None
+        return DeviceTemplate(uid=uid, finger_index=finger, flag=1, template=bytes(found.template))
+
+    def delete_template(self, uid: int, finger: int) -> bool:
+        """Delete one finger and read the slot back: True only when it is confirmed empty."""
+        if uid <= 0:
+            raise ValueError("terminal slot numbers start at 1")
+        # DELETE_USERTEMP by slot: pyzk's by-PIN variant crashes on Python 3 (§16).
+        self._call("delete template", self._zk.delete_user_template, uid=uid, temp_id=finger)
+        return self.template(uid, finger) is None
+
+    def enrol(self, uid: int, pin: str, finger: int) -> bool:
+        """Start enrolment at the sensor; blocks while the person presents the finger."""
+        if not 0 <= finger < 10:
+            raise ValueError("fingers are numbered 0 to 9")
+        done = self._call("enrol", self._zk.enroll_user, uid=uid, temp_id=finger, user_id=pin)
+        return bool(done)
 
     def live_events(self, poll_s: float = 1.0) -> Iterator[LiveEvent | None]:
         """Punches as they happen; ``None`` each ``poll_s`` without one (stop by closing)."""

@@ -116,6 +116,58 @@ def decode_users(data: bytes, size: int, encoding: str) -> list[DeviceUser]:
     return users
 
 
+def fit_text(text: str, limit: int, encoding: str) -> str:
+    """``text`` cut to at most ``limit`` encoded bytes on a character boundary (a byte cut
+    inside a GBK or UTF-8 character shows as garbage on the terminal's screen)."""
+    out = text
+    while len(out.encode(encoding, errors="ignore")) > limit:
+        out = out[:-1]
+    return out
+
+
+def fit_user(user: DeviceUser, size: int, encoding: str) -> DeviceUser:
+    """``user`` as the ``size``-byte layout can hold it, or ValueError saying what cannot fit.
+
+    Names and passwords are shortened (the screen shows less anyway); a PIN, a card number or
+    a privilege the layout cannot carry is refused, because shortening them changes who it is.
+    """
+    if size not in USER_SIZES:
+        raise ValueError(f"unknown user record size {size}")
+    if not 0 < user.uid < 65536:
+        raise ValueError("the terminal slot number is out of range")
+    if user.privilege not in (0, 14):
+        raise ValueError("only privileges 0 (user) and 14 (administrator) can be written")
+    if not 0 <= user.card < 2**32:
+        raise ValueError("the card number does not fit in 32 bits")
+    pin = user.pin
+    if size == 28:
+        if not pin.isascii() or not pin.isdigit() or int(pin) >= 2**32:
+            raise ValueError("this model holds numeric PINs only (up to 4294967295)")
+        group = user.group_id or "0"
+        if not group.isdigit() or int(group) > 255:
+            raise ValueError("this model holds group numbers 0 to 255 only")
+        name_limit, password_limit = 8, 5
+    else:
+        if not pin or not pin.isascii() or not pin.isprintable() or len(pin) > 24:
+            raise ValueError("a PIN is 1 to 24 printable ASCII characters")
+        group = user.group_id
+        if len(group.encode("ascii", errors="ignore")) > 7:
+            raise ValueError("a group id is at most 7 characters")
+        name_limit, password_limit = 24, 8
+    password = user.password
+    if len(password.encode(encoding, errors="ignore")) > password_limit:
+        raise ValueError(f"a terminal password is at most {password_limit} characters")
+    return DeviceUser(
+        uid=user.uid,
+        pin=pin,
+        name=fit_text(user.name, name_limit, encoding),
+        privilege=user.privilege,
+        card=user.card,
+        group_id=group,
+        password=password,
+    )
+
+
 _TEMPLATE_HEAD = struct.Struct("<HHBB")
 
 
