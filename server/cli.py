@@ -633,6 +633,7 @@ def worker(
         threads=threads,
         lease_ttl=timedelta(seconds=lease_seconds),
         realtime=realtime and not once,
+        kek=kek,
     )
     if once:
         w.run_once()

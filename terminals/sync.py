@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from biometrics.keys import KeyEncryptionKey
 from server.attendance.models import Punch, PunchSource, PunchStatus
 from server.db import insert_ignoring_conflicts, utcnow
 from server.devices.models import PinMapping, SyncRun, Terminal
@@ -268,8 +269,12 @@ def sync_terminal(
     force: bool = False,
     progress: Progress | None = None,
     clock: Callable[[], datetime] = utcnow,
+    kek: KeyEncryptionKey | None = None,
 ) -> SyncRun:
     """Sync one terminal through ``client`` (not yet connected); commits as it goes.
+
+    With ``kek`` (and biometrics switched on) fingerprint templates are read too when the
+    terminal's user or template count moved, and pass the consent gate.
 
     Raises the ``TerminalError`` that stopped it, after recording the failed run and the
     terminal's health (next attempt pushed back first, so a bad terminal cannot spin).
@@ -282,7 +287,17 @@ def sync_terminal(
     db.add(run)
     db.commit()
     try:
-        _sync(db, terminal, client, run, force=force, progress=progress, now=now, clock_now=clock)
+        _sync(
+            db,
+            terminal,
+            client,
+            run,
+            force=force,
+            progress=progress,
+            now=now,
+            clock_now=clock,
+            kek=kek,
+        )
     except TerminalError as err:
         db.rollback()
         _record_failure(db, terminal, run, err, now=clock())
@@ -313,6 +328,7 @@ def _sync(
     progress: Progress | None,
     now: datetime,
     clock_now: Callable[[], datetime],
+    kek: KeyEncryptionKey | None = None,
 ) -> None:
     zone = ZoneInfo(terminal.timezone)
     with client:
@@ -398,6 +414,12 @@ def _sync(
                     len(punches),
                 )
                 record_count = now_count
+        if kek is not None and (
+            force
+            or sizes.fingers != terminal.last_template_count
+            or sizes.users != terminal.last_user_count
+        ):
+            _pull_templates(db, terminal, client, users, run, kek=kek, now=now)
         terminal.last_record_count = record_count
         terminal.last_user_count = sizes.users
         terminal.last_template_count = sizes.fingers
@@ -409,6 +431,35 @@ def _sync(
         if caps != terminal.capabilities:
             terminal.capabilities = caps
         run.status = "ok"
+
+
+def _pull_templates(
+    db: Session,
+    terminal: Terminal,
+    client: TerminalClient,
+    users: Sequence[DeviceUser],
+    run: SyncRun,
+    *,
+    kek: KeyEncryptionKey,
+    now: datetime,
+) -> None:
+    from server.audit.services import Actor
+    from terminals.templates import absorb_templates, biometrics_enabled
+
+    if not biometrics_enabled(db):
+        return  # switched off: Rollcall does not read or keep templates at all
+    templates = client.templates()
+    run.templates_read = len(templates)
+    counts = absorb_templates(
+        db, terminal, users, templates, kek=kek, actor=Actor.system("sync"), now=now
+    )
+    if counts.refused:
+        logger.warning(
+            "terminal %s: %d templates refused by the consent gate (%d deletes queued)",
+            terminal.serial_number,
+            counts.refused,
+            counts.deletes_queued,
+        )
 
 
 def _record_failure(

@@ -22,9 +22,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from biometrics.keys import KeyEncryptionKey
 from server.db import utcnow
-from server.devices.models import Terminal
-from terminals import leases
+from server.devices import distribution
+from server.devices.models import CommandState, Terminal, TerminalCommand
+from terminals import leases, outbox
 from terminals.base import TerminalClient, TerminalError
 from terminals.sync import sync_terminal
 
@@ -48,6 +50,8 @@ class Worker:
         lease_ttl: timedelta = leases.LEASE_TTL,
         clock: Callable[[], datetime] = utcnow,
         realtime: bool = False,
+        kek: KeyEncryptionKey | None = None,
+        reconcile_every: timedelta | None = distribution.RECONCILE_EVERY,
     ) -> None:
         self.sessions = sessions
         self.connect = connect
@@ -60,6 +64,10 @@ class Worker:
         # as it happens, with a full sync at start and every interval to catch anything
         # missed. A terminal whose firmware breaks live capture falls back to polling.
         self.realtime = realtime
+        # The instance key: templates pulled pass the gate into the vault, puts read it.
+        self.kek = kek
+        self.reconcile_every = reconcile_every
+        self._next_reconcile_check = 0.0
         self._polling_only: set[int] = set()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rollcall-sync")
         self._running: dict[int, Future[None]] = {}
@@ -80,12 +88,28 @@ class Worker:
         now = self.clock()
         started = 0
         with self.sessions() as db:
+            self._schedule_reconciliation(db, now)
+            commands_due = (
+                select(TerminalCommand.terminal_id)
+                .where(
+                    TerminalCommand.state == CommandState.PENDING.value,
+                    or_(
+                        TerminalCommand.next_attempt_at.is_(None),
+                        TerminalCommand.next_attempt_at <= now,
+                    ),
+                )
+                .scalar_subquery()
+            )
             due = db.scalars(
                 select(Terminal.id)
                 .where(
                     Terminal.enabled.is_(True),
                     Terminal.transport.in_(("tcp", "udp")),
-                    or_(Terminal.next_attempt_at.is_(None), Terminal.next_attempt_at <= now),
+                    or_(
+                        Terminal.next_attempt_at.is_(None),
+                        Terminal.next_attempt_at <= now,
+                        Terminal.id.in_(commands_due),
+                    ),
                     or_(Terminal.lease_until.is_(None), Terminal.lease_until < now),
                 )
                 .order_by(Terminal.next_attempt_at.is_not(None), Terminal.next_attempt_at)
@@ -105,6 +129,15 @@ class Worker:
                     self._running[terminal_id] = self._pool.submit(self._job, terminal_id)
                 started += 1
         return started > 0
+
+    def _schedule_reconciliation(self, db: Session, now: datetime) -> None:
+        if self.reconcile_every is None or time.monotonic() < self._next_reconcile_check:
+            return
+        self._next_reconcile_check = time.monotonic() + 60
+        if distribution.schedule_reconciliation(db, now=now, every=self.reconcile_every):
+            db.commit()
+        else:
+            db.rollback()
 
     def run(self, idle_sleep: float = 1.0) -> None:
         logger.info("worker %s started with %d threads", self.name, self.threads)
@@ -176,14 +209,23 @@ class Worker:
                 last_renew = time.monotonic()
 
             try:
-                sync_terminal(
-                    db,
-                    terminal,
-                    self.connect(terminal),
-                    worker=self.name,
-                    progress=renew,
-                    clock=self.clock,
-                )
+                due = terminal.next_attempt_at is None or terminal.next_attempt_at <= self.clock()
+                if due:
+                    sync_terminal(
+                        db,
+                        terminal,
+                        self.connect(terminal),
+                        worker=self.name,
+                        progress=renew,
+                        clock=self.clock,
+                        kek=self.kek,
+                    )
+                # The outbox runs after the sync, on its own connection: a failed sync
+                # already pushed the terminal back, and its commands back off on their own.
+                if outbox.has_due_commands(db, terminal_id, self.clock()):
+                    outbox.run_commands(
+                        db, terminal, self.connect(terminal), kek=self.kek, clock=self.clock
+                    )
             except TerminalError:
                 pass  # recorded on the run and the terminal by sync_terminal
             except Exception:

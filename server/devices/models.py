@@ -206,3 +206,84 @@ class SyncRun(Base):
     cleared: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
     # Error class and message; protocol errors only, never personal data.
     error: Mapped[str | None] = mapped_column(Text, info=not_personal())
+
+
+class CommandKind(enum.StrEnum):
+    """What the outbox asks of a terminal. Every kind is idempotent on the terminal side."""
+
+    PUT_USER = "put_user"  # the user record, plus the templates Rollcall holds and may use
+    DELETE_USER = "delete_user"  # the user and all their templates
+    DELETE_TEMPLATES = "delete_templates"  # templates only (``finger`` one, or all): C2
+    ENROL = "enrol"  # start enrolling ``finger`` at the terminal's sensor
+    RECONCILE = "reconcile"  # compare the whole terminal with what it should hold
+
+
+class CommandState(enum.StrEnum):
+    PENDING = "pending"  # waiting, or retrying (see attempts and last_error)
+    DONE = "done"  # the terminal acknowledged it
+    FAILED = "failed"  # can never succeed as asked (e.g. a PIN the model cannot hold)
+    SUPERSEDED = "superseded"  # a later command for the same person and terminal replaced it
+
+
+def _command_pd() -> dict[str, object]:
+    return pd(
+        Category.IDENTITY,
+        subject="link:employee_id",
+        retention="record+1y",
+        erasure=Erasure.DELETE,
+    )
+
+
+class TerminalCommand(Base):
+    """The durable per-terminal outbox (issue #5).
+
+    A command is written in the same transaction as the change that causes it, so a change
+    that commits always reaches its terminals and one that rolls back never does. The worker
+    runs a terminal's pending commands in id order after the commit, under the terminal's
+    lease; a command is marked done only after the terminal acknowledged it, so a crash in
+    between repeats it, which every kind tolerates. Commands carry no template: a put reads
+    the vault when it runs, so a withdrawal queued meanwhile always wins.
+    """
+
+    __tablename__ = "terminal_commands"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('put_user', 'delete_user', 'delete_templates', 'enrol', 'reconcile')",
+            name="kind",
+        ),
+        CheckConstraint("state IN ('pending', 'done', 'failed', 'superseded')", name="state"),
+        CheckConstraint("finger IS NULL OR (finger >= 0 AND finger < 10)", name="finger_range"),
+        Index("ix_terminal_commands_queue", "terminal_id", "state", "id"),
+        Index("ix_terminal_commands_reference", "reference"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, info=not_personal())
+    terminal_id: Mapped[int] = mapped_column(
+        ForeignKey("terminals.id", ondelete="CASCADE"), info=not_personal()
+    )
+    kind: Mapped[str] = mapped_column(String(24), info=not_personal())
+    employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="SET NULL"), index=True, info=_command_pd()
+    )
+    # The PIN on that terminal when the command was made: a delete must still find the user
+    # after the employee's code changed or the employee was erased.
+    pin: Mapped[str | None] = mapped_column(String(24), info=_command_pd())
+    finger: Mapped[int | None] = mapped_column(Integer, info=not_personal())
+    # Why (area_change, terminated, withdrawal, consent_refused, enrolment, reconcile, ...).
+    cause: Mapped[str] = mapped_column(String(32), info=not_personal())
+    # Groups the commands of one action, e.g. ``withdrawal:<consent id>``.
+    reference: Mapped[str | None] = mapped_column(String(64), info=not_personal())
+    state: Mapped[str] = mapped_column(
+        String(16), default=CommandState.PENDING, info=not_personal()
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    # Protocol errors only, never personal data.
+    last_error: Mapped[str | None] = mapped_column(Text, info=not_personal())
+    # What the terminal did, as counts (e.g. {"templates_written": 2}).
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, info=not_personal())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+
+    def __repr__(self) -> str:
+        return f"<TerminalCommand {self.id} {self.kind} terminal={self.terminal_id} {self.state}>"

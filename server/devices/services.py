@@ -262,6 +262,7 @@ def sync_now(
             worker=owner,
             progress=progress,
             force=force,
+            kek=kek,
         )
     finally:
         db.rollback()

@@ -10,6 +10,7 @@ template bytes.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -255,6 +256,38 @@ def read_template(
     )
 
 
+def template_matches(
+    db: Session,
+    *,
+    employee_id: int,
+    kind: str,
+    index: int,
+    template: bytes,
+    kek: KeyEncryptionKey,
+) -> bool:
+    """Whether the vault holds exactly ``template`` in that slot (not audited: the plaintext
+    never leaves this function; it only spares re-storing what a terminal sends back)."""
+    row = db.scalars(
+        select(BiometricTemplate).where(
+            BiometricTemplate.employee_id == employee_id,
+            BiometricTemplate.kind == _kind(kind).value,
+            BiometricTemplate.template_index == index,
+        )
+    ).first()
+    if row is None:
+        return False
+    dek = _dek(db, employee_id, kek, create=False)
+    stored = open_template(
+        dek,
+        employee_id=employee_id,
+        kind=TemplateKind(row.kind),
+        index=index,
+        format_version=int(row.format_version),
+        ciphertext=row.ciphertext,
+    )
+    return hmac.compare_digest(stored, template)
+
+
 def delete_templates(db: Session, employee_id: int, *, actor: Actor) -> int:
     """Delete the employee's templates and their data key (crypto-shredding); return count."""
     removed = rowcount(
@@ -376,6 +409,9 @@ class WithdrawalResult:
     consents_withdrawn: int
     templates_deleted: int
     verify_mode: str
+    # Groups the terminal deletes; see ``distribution.withdrawal_progress``.
+    reference: str | None = None
+    terminal_deletions: int = 0
 
 
 def withdraw_biometric_consent(
@@ -390,7 +426,7 @@ def withdraw_biometric_consent(
     """Record the withdrawal, switch the employee to card (or PIN) and shred their templates.
 
     No detriment (C2): the employee keeps clocking in with a card, or a PIN without one.
-    The caller queues the delete on every terminal in the same transaction.
+    A delete of their templates is queued for every terminal in the same transaction.
     """
     employee = _employee(db, employee_id)
     withdrawn = withdraw_consent(
@@ -414,11 +450,23 @@ def withdraw_biometric_consent(
         details={"from": str(old_mode), "to": employee.verify_mode, "cause": "withdrawal"},
     )
     deleted = delete_templates(db, employee_id, actor=actor)
+    # The same transaction queues the delete on every terminal; the withdrawal stays open
+    # (``terminals_cleared_at`` empty) until each of them has confirmed it.
+    from server.devices.distribution import queue_template_deletion, withdrawal_reference
+
+    reference = withdrawal_reference(withdrawn[0].id) if withdrawn else None
+    commands = queue_template_deletion(db, employee, cause="withdrawal", reference=reference)
+    if not commands:
+        for consent in withdrawn:
+            consent.terminals_cleared_at = utcnow()
+    db.flush()
     return WithdrawalResult(
         employee_id=employee_id,
         consents_withdrawn=len(withdrawn),
         templates_deleted=deleted,
         verify_mode=employee.verify_mode,
+        reference=reference,
+        terminal_deletions=len(commands),
     )
 
 

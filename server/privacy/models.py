@@ -87,6 +87,8 @@ class Consent(Base):
     withdrawal_recorded_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id", ondelete="SET NULL"), info=_consent()
     )
+    # When every terminal confirmed deleting the templates: the withdrawal is open until then.
+    terminals_cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, info=_consent())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
     @property
