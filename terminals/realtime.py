@@ -5,8 +5,9 @@ Under the terminal's lease, one worker thread: syncs the terminal in full (catch
 live capture (REG_EVENT), stores each punch as it arrives through the same idempotent ingest
 as a sync, renews the lease, and every sync interval closes the capture for another full sync
 (events are not replayed by terminals, so anything missed during a reconnect comes back this
-way). A terminal that drops the connection backs off like any failed sync; one whose firmware
-sends events pyzk cannot read falls back to plain polling for the life of the worker.
+way). When outbox commands fall due the capture is closed within seconds to run them. A
+terminal that drops the connection backs off like any failed sync; one whose firmware sends
+events pyzk cannot read falls back to plain polling for the life of the worker.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from server.devices.models import Terminal
-from terminals import leases
+from terminals import leases, outbox
 from terminals.base import (
     DevicePunch,
     TerminalError,
@@ -30,29 +31,40 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 POLL_S = 1.0
+OUTBOX_CHECK_S = 5.0
 
 
 def run_live(worker: Worker, terminal_id: int) -> bool:
     """Serve one terminal live until the worker stops. True: fall back to polling."""
+    resync_at = 0.0
     with worker.sessions() as db:
         while not worker.stop.is_set():
             terminal = db.get(Terminal, terminal_id)
             if terminal is None or not terminal.enabled:
                 return False
             try:
-                sync_terminal(
-                    db,
-                    terminal,
-                    worker.connect(terminal),
-                    trigger="realtime",
-                    worker=worker.name,
-                    clock=worker.clock,
-                )
+                if time.monotonic() >= resync_at:
+                    sync_terminal(
+                        db,
+                        terminal,
+                        worker.connect(terminal),
+                        trigger="realtime",
+                        worker=worker.name,
+                        clock=worker.clock,
+                        kek=worker.kek,
+                    )
+                    resync_at = time.monotonic() + terminal.sync_interval_s
+                # Commands wait for no interval: the capture is paused to run them.
+                if outbox.has_due_commands(db, terminal_id, worker.clock()):
+                    outbox.run_commands(
+                        db, terminal, worker.connect(terminal), kek=worker.kek, clock=worker.clock
+                    )
+                db.commit()
             except TerminalError:
                 return False  # recorded and backed off by sync_terminal; the schedule retries
             client = worker.connect(terminal)
-            resync_at = time.monotonic() + terminal.sync_interval_s
             renew_at = time.monotonic() + worker.lease_ttl.total_seconds() / 3
+            outbox_check_at = time.monotonic() + OUTBOX_CHECK_S
             stored = 0
             try:
                 with client:
@@ -68,6 +80,12 @@ def run_live(worker: Worker, terminal_id: int) -> bool:
                                 client.stop_live()
                             db.commit()
                             renew_at = now_mono + worker.lease_ttl.total_seconds() / 3
+                        if now_mono >= outbox_check_at:
+                            outbox_check_at = now_mono + OUTBOX_CHECK_S
+                            due = outbox.has_due_commands(db, terminal_id, worker.clock())
+                            db.commit()
+                            if due:
+                                client.stop_live()
                         if event is None:
                             continue
                         punch = DevicePunch(

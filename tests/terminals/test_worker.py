@@ -182,3 +182,51 @@ def test_realtime_mode_stores_a_punch_the_moment_it_is_made(
         worker.stop.set()
         runner.join(timeout=30)
     assert not runner.is_alive()
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+def test_a_queued_command_runs_within_seconds_without_waiting_for_the_sync_interval(
+    own_db: Engine, simulator: Any, realtime: bool
+) -> None:
+    from server.devices import distribution
+    from server.devices.models import CommandKind, TerminalCommand
+    from server.employees.models import Employee
+
+    sim = simulator.start(model="tft", users=3, records=5)
+    sessions = make_sessionmaker(own_db)
+    add_terminals(sessions, [sim])
+    with sessions() as db:
+        db.execute(Terminal.__table__.update().values(sync_interval_s=3600))
+        db.commit()
+    worker = Worker(sessions, connect, name="w", threads=2, realtime=realtime)
+    runner = threading.Thread(target=worker.run, kwargs={"idle_sleep": 0.2})
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # the first sync is done; the next is an hour off
+            with sessions() as db:
+                if db.scalar(select(func.count()).select_from(SyncRun)):
+                    break
+            time.sleep(0.1)
+        time.sleep(1.5)
+        victim = sim.device.users()[0].user_id
+        with sessions() as db:
+            e = Employee(employee_code=victim, given_name="Gone", family_name="Person")
+            db.add(e)
+            db.flush()
+            terminal = db.scalars(select(Terminal)).one()
+            distribution.queue_command(
+                db, terminal, CommandKind.DELETE_USER, cause="test", employee_id=e.id, pin=victim
+            )
+            db.commit()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and sim.device.user_by_id(victim) is not None:
+            time.sleep(0.1)
+        assert sim.device.user_by_id(victim) is None, "the command did not run within 15 s"
+        with sessions() as db:
+            assert db.scalars(select(TerminalCommand.state)).all() == ["done"]
+            assert db.scalar(select(func.count()).select_from(SyncRun)) == 1
+    finally:
+        worker.stop.set()
+        runner.join(timeout=30)
+    assert not runner.is_alive()
