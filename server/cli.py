@@ -669,11 +669,23 @@ def simulate(args: tuple[str, ...]) -> None:
 
 
 def _register_subcommands() -> None:
+    from server.devices.cli import (
+        areas,
+        employees,
+        terminals_enrol,
+        terminals_outbox,
+        terminals_place,
+    )
     from server.enrolment.cli import keys
     from server.rights.cli import rights
 
     main.add_command(rights)
     main.add_command(keys)
+    main.add_command(areas)
+    main.add_command(employees)
+    terminals.add_command(terminals_place)
+    terminals.add_command(terminals_outbox)
+    terminals.add_command(terminals_enrol)
 
 
 _register_subcommands()

@@ -121,3 +121,44 @@ def test_a_worker_killed_mid_ingest_loses_and_duplicates_nothing(
     engine.dispose()
     assert len(rows) == total
     assert rows == {(p.user_id, p.timestamp) for p in term.device.attendance()}
+
+
+def test_an_admin_places_a_terminal_and_an_employee_reaches_it(
+    cli_instance: tuple[Path, str], simulator: Any
+) -> None:
+    from sqlalchemy.orm import Session
+
+    from server.employees.models import Employee
+
+    home, _ = cli_instance
+    term = simulator.start(empty=True)
+    assert run(home, "terminals", "add", f"127.0.0.1:{term.port}").returncode == 0
+    assert run(home, "areas", "add", "HQ", "Head office").returncode == 0
+    assert run(home, "areas", "add", "LAB", "Lab", "--parent", "HQ").returncode == 0
+    dup = run(home, "areas", "add", "HQ", "Again")
+    assert dup.returncode == 1
+    assert "exists already" in dup.stderr
+    placed = run(home, "terminals", "place", term.serial, "LAB")
+    assert "placed in LAB; a reconciliation is queued" in placed.stdout
+    engine = make_engine(load_settings(home).database_url)
+    try:
+        with Session(engine) as db:
+            db.add(Employee(employee_code="5001", given_name="Rui", family_name="Lopes"))
+            db.commit()
+    finally:
+        engine.dispose()
+    assigned = run(home, "employees", "areas", "5001", "HQ")
+    assert "queued for 1 terminal(s), removal from 0" in assigned.stdout, assigned.stderr
+    waiting = run(home, "terminals", "outbox")
+    assert f"{term.serial:<16} {2:>7}" in waiting.stdout  # the reconcile and the put
+    assert run(home, "worker", "--once").returncode == 0
+    user = term.device.user_by_id("5001")
+    assert user is not None
+    assert user.name == "Rui Lopes"
+    done = run(home, "terminals", "outbox", term.serial, "--all")
+    assert done.stdout.count(" done ") == 2
+    refused = run(home, "terminals", "enrol", "5001", term.serial, "3")
+    assert refused.returncode == 1
+    assert "needs a recorded consent" in refused.stderr
+    listed = run(home, "areas", "list").stdout
+    assert any(line.startswith("LAB") and term.serial in line for line in listed.splitlines())
