@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from biometrics.gate import check_admission
 from biometrics.keys import KeyEncryptionKey
-from server.audit.services import Actor, record_event
+from server.audit.services import Actor, PendingEvent, record_event, record_events
 from server.db import utcnow
 from server.devices.distribution import (
     expected_employees,
@@ -40,9 +40,9 @@ from server.devices.distribution import (
 from server.devices.models import CommandKind, CommandState, Terminal, TerminalCommand
 from server.employees.models import Employee
 from server.enrolment.models import BiometricTemplate
-from server.enrolment.services import read_templates
+from server.enrolment.services import open_templates
 from server.privacy.models import Consent
-from server.privacy.services import DbConsentReader
+from server.privacy.services import BatchConsentReader
 from terminals.base import (
     DeviceTemplate,
     DeviceUser,
@@ -270,8 +270,16 @@ def _plan(
         ]
         pins = pins_for(db, wanted, terminal)
     bio = biometrics_enabled(db) and kek is not None
-    reader = DbConsentReader(db)
+    people = [
+        c.employee_id
+        for c in commands
+        if c.employee_id is not None
+        and c.kind in (CommandKind.PUT_USER.value, CommandKind.ENROL.value)
+    ]
+    reader = BatchConsentReader(db, people)
     today = utcnow().date()
+    admitted = {e for e in people if check_admission(e, on=today, consents=reader).admitted}
+    opened = open_templates(db, sorted(admitted), kek=kek) if bio and kek is not None else {}
     plans = []
     for c in commands:
         plan = _Plan(
@@ -299,23 +307,15 @@ def _plan(
                 plan.card = int(card) if card.isdigit() and int(card) < 2**32 else 0
                 if card and not plan.card:
                     plan.skip = "card number is not a number a terminal can hold"
-                admitted = check_admission(employee.id, on=today, consents=reader).admitted
-                if plan.kind is CommandKind.PUT_USER and bio and admitted and kek is not None:
-                    opened = read_templates(
-                        db,
-                        employee.id,
-                        kek=kek,
-                        actor=actor,
-                        purpose=f"distribution to terminal {terminal.serial_number}",
-                    )
+                if plan.kind is CommandKind.PUT_USER:
                     plan.templates = [
                         DeviceTemplate(
                             uid=0, finger_index=o.index, flag=o.flag, template=o.template
                         )
-                        for o in opened
+                        for o in opened.get(employee.id, [])
                         if o.kind == "finger" and 0 <= o.index < 10
                     ]
-                if plan.kind is CommandKind.ENROL and not (bio and admitted):
+                if plan.kind is CommandKind.ENROL and not (bio and employee.id in admitted):
                     plan.skip = "consent no longer admits enrolment"
         plans.append(plan)
     return plans
@@ -467,6 +467,7 @@ def _record(
     counts: OutboxCounts,
 ) -> None:
     references: set[str] = set()
+    events: list[PendingEvent] = []
     for result in results:
         plan = result.plan
         command = db.get(TerminalCommand, plan.command_id)
@@ -500,21 +501,20 @@ def _record(
             )
         else:
             counts.done += 1
-        _audit(db, terminal, command, outcome, actor)
+        event = _audit(terminal, command, result, actor)
+        if event is not None:
+            events.append(event)
         if command.reference:
             references.add(command.reference)
-    db.flush()
+    record_events(db, events)
     for reference in sorted(references):
         _close_withdrawal(db, reference, now=now, actor=actor)
 
 
 def _audit(
-    db: Session,
-    terminal: Terminal,
-    command: TerminalCommand,
-    outcome: dict[str, Any],
-    actor: Actor,
-) -> None:
+    terminal: Terminal, command: TerminalCommand, result: _Result, actor: Actor
+) -> PendingEvent | None:
+    outcome = result.outcome
     details: dict[str, Any] = {
         "terminal": terminal.serial_number,
         "command": command.id,
@@ -524,19 +524,20 @@ def _audit(
     if command.kind == CommandKind.DELETE_TEMPLATES.value:
         details["templates_deleted"] = int(outcome.get("templates_deleted", 0))
         action = "biometric.terminal_deleted"
-    elif command.kind == CommandKind.PUT_USER.value and outcome.get("templates_written"):
-        details["templates_written"] = int(outcome["templates_written"])
+    elif command.kind == CommandKind.PUT_USER.value and result.plan.templates:
+        # The templates were decrypted for this terminal: recorded even when it had them.
+        details["templates_read"] = len(result.plan.templates)
+        details["templates_written"] = int(outcome.get("templates_written", 0))
         action = "biometric.distributed"
     elif command.kind == CommandKind.DELETE_USER.value:
         action = "terminal.user_removed"
     elif command.kind == CommandKind.ENROL.value:
         action = "biometric.enrolment_finished"
     else:
-        return  # plain user writes and reconciliations are visible in the outbox itself
-    record_event(
-        db,
+        return None  # plain user writes and reconciliations are visible in the outbox itself
+    return PendingEvent(
         action,
-        actor=actor,
+        actor,
         object_type="terminal",
         object_id=terminal.id,
         subject_employee_id=command.employee_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +62,19 @@ def _check_details(details: dict[str, Any]) -> None:
             raise ValueError(f"audit detail {key!r} is too long for an identifier")
 
 
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """One entry for :func:`record_events`, with :func:`record_event`'s arguments."""
+
+    action: str
+    actor: Actor
+    object_type: str | None = None
+    object_id: object = None
+    subject_employee_id: int | None = None
+    details: dict[str, Any] | None = None
+    at: datetime | None = None
+
+
 def record_event(
     db: Session,
     action: str,
@@ -73,40 +87,57 @@ def record_event(
     at: datetime | None = None,
 ) -> AuditEvent:
     """Append one entry to the chain, in the caller's transaction (flushed, not committed)."""
-    details = dict(details or {})
-    _check_details(details)
+    return record_events(
+        db,
+        [PendingEvent(action, actor, object_type, object_id, subject_employee_id, details, at)],
+    )[0]
+
+
+def record_events(db: Session, pending: Sequence[PendingEvent]) -> list[AuditEvent]:
+    """Append several entries with one move of the chain head (bulk work: the outbox)."""
+    if not pending:
+        return []
+    for item in pending:
+        _check_details(dict(item.details or {}))
+    n = len(pending)
     head = db.execute(
         update(AuditHead)
         .where(AuditHead.id == 1)
-        .values(seq=AuditHead.seq + 1)
+        .values(seq=AuditHead.seq + n)
         .returning(AuditHead.seq, AuditHead.hash)
     ).one_or_none()
     if head is None:
-        db.add(AuditHead(id=1, seq=1, hash=GENESIS))
+        db.add(AuditHead(id=1, seq=n, hash=GENESIS))
         db.flush()
         seq, prev = 1, GENESIS
     else:
-        seq, prev = int(head.seq), str(head.hash)
-    event = AuditEvent(
-        seq=seq,
-        at=(at or utcnow()).astimezone(UTC),
-        actor_account_id=actor.account_id,
-        actor_kind=actor.kind,
-        action=action,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        subject_employee_id=subject_employee_id,
-        ip_address=actor.ip_address,
-        user_agent=(actor.user_agent or None) and actor.user_agent[:300],
-        details=details,
-        prev_hash=prev,
-        hash="",
-    )
-    event.hash = _entry_digest(event)
-    db.add(event)
-    db.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=event.hash))
+        seq, prev = int(head.seq) - n + 1, str(head.hash)
+    events = []
+    for item in pending:
+        actor = item.actor
+        event = AuditEvent(
+            seq=seq,
+            at=(item.at or utcnow()).astimezone(UTC),
+            actor_account_id=actor.account_id,
+            actor_kind=actor.kind,
+            action=item.action,
+            object_type=item.object_type,
+            object_id=None if item.object_id is None else str(item.object_id),
+            subject_employee_id=item.subject_employee_id,
+            ip_address=actor.ip_address,
+            user_agent=(actor.user_agent or None) and actor.user_agent[:300],
+            details=dict(item.details or {}),
+            prev_hash=prev,
+            hash="",
+        )
+        event.hash = _entry_digest(event)
+        events.append(event)
+        prev = event.hash
+        seq += 1
+    db.add_all(events)
+    db.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
     db.flush()
-    return event
+    return events
 
 
 @dataclass(frozen=True, slots=True)

@@ -177,26 +177,24 @@ def queue_command(
     if finger is not None and not 0 <= finger < 10:
         raise ValidationError("Fingers are numbered 0 to 9.")
     pending = TerminalCommand.state == CommandState.PENDING.value
-    same = db.scalars(
-        select(TerminalCommand).where(
-            TerminalCommand.terminal_id == terminal.id,
-            pending,
-            TerminalCommand.kind == kind.value,
-            TerminalCommand.employee_id.is_(None)
-            if employee_id is None
-            else TerminalCommand.employee_id == employee_id,
-            TerminalCommand.pin.is_(None) if pin is None else TerminalCommand.pin == pin,
-            TerminalCommand.finger.is_(None)
-            if finger is None
-            else TerminalCommand.finger == finger,
-        )
-    ).first()
+    same: TerminalCommand | None = None
+    if kind is not CommandKind.PUT_USER:  # a pending put of this person is superseded below
+        same = db.scalars(
+            select(TerminalCommand).where(
+                TerminalCommand.terminal_id == terminal.id,
+                pending,
+                TerminalCommand.kind == kind.value,
+                TerminalCommand.employee_id.is_(None)
+                if employee_id is None
+                else TerminalCommand.employee_id == employee_id,
+                TerminalCommand.pin.is_(None) if pin is None else TerminalCommand.pin == pin,
+                TerminalCommand.finger.is_(None)
+                if finger is None
+                else TerminalCommand.finger == finger,
+            )
+        ).first()
     if same is not None and kind is not CommandKind.ENROL and same.reference == reference:
-        if kind is CommandKind.PUT_USER:
-            # Move it behind anything queued since, as a new command would be.
-            same.state = CommandState.SUPERSEDED.value
-        else:
-            return same
+        return same
     if employee_id is not None and kind in (
         CommandKind.PUT_USER,
         CommandKind.DELETE_USER,
@@ -210,7 +208,8 @@ def queue_command(
                 pending,
             )
             .values(state=CommandState.SUPERSEDED.value, completed_at=utcnow())
-            .execution_options(synchronize_session=False)
+            # The outbox may hold these rows in its session: keep them current.
+            .execution_options(synchronize_session="fetch")
         )
     command = TerminalCommand(
         terminal_id=terminal.id,

@@ -17,6 +17,14 @@ from server.inventory import Category, Erasure, not_personal, pd
 _PROFILE = "employment_end+2y"
 
 
+def age_on(date_of_birth: date | None, day: date) -> int | None:
+    """Age in whole years on ``day``; None without a date of birth."""
+    if date_of_birth is None:
+        return None
+    dob = date_of_birth
+    return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+
+
 class EmployeeStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
@@ -171,10 +179,7 @@ class Employee(Base):
         return f"{self.given_name} {self.family_name}".strip()
 
     def age_on(self, day: date) -> int | None:
-        if self.date_of_birth is None:
-            return None
-        dob = self.date_of_birth
-        return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+        return age_on(self.date_of_birth, day)
 
     def __repr__(self) -> str:  # no names: reprs end up in logs
         return f"<Employee {self.id}>"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -18,7 +19,7 @@ from biometrics.gate import check_admission
 from biometrics.ports import ConsentFact
 from server.audit.services import Actor, record_event
 from server.db import utcnow
-from server.employees.models import Employee
+from server.employees.models import Employee, age_on
 from server.errors import ConflictError, NotFoundError, ValidationError
 from server.organization.models import OrganizationSettings
 from server.privacy.models import BiometricNotice, Consent, ConsentMethod
@@ -307,6 +308,54 @@ class DbConsentReader:
             by_guardian=consent.given_by == "guardian",
             withdrawn=consent.withdrawn_at is not None,
         )
+
+
+class BatchConsentReader:
+    """:class:`biometrics.ports.ConsentReader` for a known set of employees, read in a few
+    queries up front (the outbox decides for hundreds of people per batch)."""
+
+    def __init__(self, db: Session, employee_ids: Sequence[int]) -> None:
+        org = db.get(OrganizationSettings, 1)
+        self._enabled = bool(org and org.biometrics_enabled)
+        self._minor_age = org.minor_age if org is not None else 18
+        notice = current_notice(db)
+        self._current = None if notice is None else notice.version
+        ids = sorted(set(employee_ids))
+        self._dob: dict[int, date | None] = {}
+        self._facts: dict[int, ConsentFact] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for eid, dob in db.execute(
+                select(Employee.id, Employee.date_of_birth).where(Employee.id.in_(chunk))
+            ).all():
+                self._dob[eid] = dob
+            rows = db.execute(
+                select(Consent, BiometricNotice.version)
+                .join(BiometricNotice, BiometricNotice.id == Consent.notice_id)
+                .where(Consent.employee_id.in_(chunk))
+                .order_by(Consent.employee_id, Consent.given_at, Consent.id)
+            ).all()
+            for consent, version in rows:  # the last one per employee wins, as in _latest
+                self._facts[consent.employee_id] = ConsentFact(
+                    notice_version=version,
+                    by_guardian=consent.given_by == "guardian",
+                    withdrawn=consent.withdrawn_at is not None,
+                )
+
+    def biometrics_enabled(self) -> bool:
+        return self._enabled
+
+    def minor_age(self) -> int:
+        return self._minor_age
+
+    def age_on(self, employee_id: int, day: date) -> int | None:
+        return age_on(self._dob.get(employee_id), day)
+
+    def current_notice_version(self) -> int | None:
+        return self._current
+
+    def latest_consent(self, employee_id: int) -> ConsentFact | None:
+        return self._facts.get(employee_id)
 
 
 @dataclass(frozen=True, slots=True)
