@@ -35,6 +35,7 @@ from server.devices.distribution import (
     expected_employees,
     pins_for,
     queue_command,
+    queue_puts,
     withdrawal_progress,
 )
 from server.devices.models import CommandKind, CommandState, Terminal, TerminalCommand
@@ -638,6 +639,7 @@ def _reconcile(
         ).all()
         vault = {int(eid): int(n) for eid, n in rows}
     missing = differing = removing = unknown = 0
+    corrections: list[tuple[int, str]] = []
     limit = 8 if (terminal.capabilities or {}).get("user_size") == 28 else 24
     for pin, employee in by_pin.items():
         on_device = device.get(pin)
@@ -654,14 +656,8 @@ def _reconcile(
         elif stale or short:
             differing += 1
         if stale or short:
-            queue_command(
-                db,
-                terminal,
-                CommandKind.PUT_USER,
-                cause="reconcile",
-                employee_id=employee.id,
-                pin=pin,
-            )
+            corrections.append((employee.id, pin))
+    queue_puts(db, terminal, corrections, cause="reconcile")
     if managed:
         resolver = PinResolver(db, terminal, now)
         strays = [pin for pin in device if pin not in by_pin]

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.audit.services import Actor, record_event
@@ -225,6 +225,45 @@ def queue_command(
     db.add(command)
     db.flush()
     return command
+
+
+def queue_puts(
+    db: Session, terminal: Terminal, people: Sequence[tuple[int, str]], *, cause: str
+) -> int:
+    """:func:`queue_command` of a put for many (employee id, PIN) at once (reconciliation):
+    one statement supersedes their pending puts, one inserts the new ones."""
+    now = utcnow()
+    for start in range(0, len(people), 500):
+        chunk = people[start : start + 500]
+        db.execute(
+            update(TerminalCommand)
+            .where(
+                TerminalCommand.terminal_id == terminal.id,
+                TerminalCommand.employee_id.in_([e for e, _ in chunk]),
+                TerminalCommand.kind == CommandKind.PUT_USER.value,
+                TerminalCommand.state == CommandState.PENDING.value,
+            )
+            .values(state=CommandState.SUPERSEDED.value, completed_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+        db.execute(
+            insert(TerminalCommand),
+            [
+                {
+                    "terminal_id": terminal.id,
+                    "kind": CommandKind.PUT_USER.value,
+                    "employee_id": employee_id,
+                    "pin": pin,
+                    "cause": cause,
+                    "state": CommandState.PENDING.value,
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for employee_id, pin in chunk
+            ],
+        )
+    db.flush()
+    return len(people)
 
 
 def put_everywhere(db: Session, employee: Employee, *, cause: str) -> list[TerminalCommand]:

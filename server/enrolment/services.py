@@ -10,8 +10,7 @@ template bytes.
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -164,7 +163,7 @@ class OpenedTemplate:
 
 
 def open_templates(
-    db: Session, employee_ids: Sequence[int], *, kek: KeyEncryptionKey
+    db: Session, employee_ids: Iterable[int], *, kek: KeyEncryptionKey
 ) -> dict[int, list[OpenedTemplate]]:
     """Decrypt the templates of several employees in two queries. Not audited: the caller
     records why (``read_templates`` for one employee, the outbox per terminal write)."""
@@ -287,38 +286,6 @@ def read_template(
         flag=row.flag,
         template=plaintext,
     )
-
-
-def template_matches(
-    db: Session,
-    *,
-    employee_id: int,
-    kind: str,
-    index: int,
-    template: bytes,
-    kek: KeyEncryptionKey,
-) -> bool:
-    """Whether the vault holds exactly ``template`` in that slot (not audited: the plaintext
-    never leaves this function; it only spares re-storing what a terminal sends back)."""
-    row = db.scalars(
-        select(BiometricTemplate).where(
-            BiometricTemplate.employee_id == employee_id,
-            BiometricTemplate.kind == _kind(kind).value,
-            BiometricTemplate.template_index == index,
-        )
-    ).first()
-    if row is None:
-        return False
-    dek = _dek(db, employee_id, kek, create=False)
-    stored = open_template(
-        dek,
-        employee_id=employee_id,
-        kind=TemplateKind(row.kind),
-        index=index,
-        format_version=int(row.format_version),
-        ciphertext=row.ciphertext,
-    )
-    return hmac.compare_digest(stored, template)
 
 
 def delete_templates(db: Session, employee_id: int, *, actor: Actor) -> int:
