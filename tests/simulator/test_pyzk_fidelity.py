@@ -32,6 +32,18 @@ matrix = pytest.mark.parametrize(
 )
 
 
+@pytest.fixture(autouse=True)
+def _unmodified_pyzk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The adapter swaps in a faster, equivalent checksum; fidelity is shown on pyzk as
+    released, so its own checksum is put back for these tests."""
+    from zk import ZK
+
+    from terminals.zk.client import PYZK_CHECKSUM
+
+    if PYZK_CHECKSUM is not None:
+        monkeypatch.setattr(ZK, "_ZK__create_checksum", PYZK_CHECKSUM)
+
+
 def rows(punches: Any) -> list[tuple[str, datetime, int, int]]:
     return [(p.user_id, p.timestamp, p.status, p.punch) for p in punches]
 

@@ -124,3 +124,19 @@ def test_a_log_cut_short_by_lost_datagrams_is_an_error_not_a_short_read(simulato
         term.faults.lose_datagrams(every=5)
         with pytest.raises(TerminalError):
             client.punches()
+
+
+def test_the_fast_checksum_equals_pyzks_own_on_every_kind_of_packet() -> None:
+    from terminals.simulator.device import simulation_rng
+    from terminals.zk.client import PYZK_CHECKSUM, _checksum_as_pyzk
+
+    assert PYZK_CHECKSUM is not None
+    zk = None  # the checksum uses nothing of the instance (and a ZK() opens a socket)
+    rng = simulation_rng(11)
+    packets = [b"", b"\x00", b"\xff", b"\x00" * 9, b"\xff" * 8, b"\xff" * 1033]
+    packets += [
+        bytes(rng.randrange(256) for _ in range(rng.randrange(1, 1100))) for _ in range(300)
+    ]
+    for raw in packets:
+        as_tuple = tuple(raw)  # pyzk passes the packet unpacked into ints
+        assert _checksum_as_pyzk(zk, as_tuple) == PYZK_CHECKSUM(zk, as_tuple), raw[:16].hex()
