@@ -69,3 +69,11 @@ def open_secret(kek: KeyEncryptionKey, blob: bytes, *, purpose: str, owner: str)
         return _subkey(kek).decrypt(nonce, body, _aad(purpose, owner)).decode()
     except (InvalidTag, ValueError, VaultError) as exc:
         raise SealError("sealed value does not open: wrong owner or tampered") from exc
+
+
+# An employee's terminal password (a few digits typed at the keypad), sealed like comm keys.
+DEVICE_PASSWORD_PURPOSE = "device-password"  # noqa: S105 -- a label, not a password
+
+
+def device_password_owner(employee_id: object) -> str:
+    return f"employee:{employee_id}"

@@ -44,6 +44,7 @@ from server.enrolment.models import BiometricTemplate
 from server.enrolment.services import open_templates
 from server.privacy.models import Consent
 from server.privacy.services import BatchConsentReader
+from server.sealing import DEVICE_PASSWORD_PURPOSE, device_password_owner, open_secret
 from terminals.base import (
     DeviceTemplate,
     DeviceUser,
@@ -89,6 +90,7 @@ class _Plan:
     name: str | None = None
     privilege: int = 0
     card: int = 0
+    password: str | None = field(default=None, repr=False)  # None: keep the terminal's
     templates: list[DeviceTemplate] = field(default_factory=list, repr=False)
     with_templates: bool = False  # the terminal's templates are ours to manage
     skip: str | None = None
@@ -306,6 +308,16 @@ def _plan(
                 plan.privilege = employee.device_privilege
                 card = (employee.card_number or "").strip()
                 plan.card = int(card) if card.isdigit() and int(card) < 2**32 else 0
+                if employee.device_password_sealed is not None:
+                    if kek is None:
+                        plan.skip = "a terminal password is set but no key is loaded"
+                    else:
+                        plan.password = open_secret(
+                            kek,
+                            employee.device_password_sealed,
+                            purpose=DEVICE_PASSWORD_PURPOSE,
+                            owner=device_password_owner(employee.id),
+                        )
                 if card and not plan.card:
                     plan.skip = "card number is not a number a terminal can hold"
                 if plan.kind is CommandKind.PUT_USER:
@@ -325,7 +337,8 @@ def _plan(
 # --------------------------------------------------------------------------- 2. execute
 def _execute(plan: _Plan, view: _DeviceView, client: TerminalClient) -> _Result:
     if plan.skip is not None:
-        state = CommandState.FAILED if "card" in plan.skip else CommandState.DONE
+        permanent = "card" in plan.skip or "key" in plan.skip
+        state = CommandState.FAILED if permanent else CommandState.DONE
         return _Result(plan, state, outcome={"skipped": plan.skip}, error=None)
     if plan.kind is CommandKind.PUT_USER:
         return _put(plan, view, client)
@@ -351,9 +364,12 @@ def _wanted_user(plan: _Plan, existing: DeviceUser | None, uid: int) -> DeviceUs
         name=plan.name,
         privilege=plan.privilege,
         card=plan.card,
-        # Group and password are the terminal's own settings: kept as they are.
+        # The group is the terminal's own setting, kept as it is; so is a password set at
+        # the terminal unless Rollcall holds one for the employee.
         group_id=existing.group_id if existing else "",
-        password=existing.password if existing else "",
+        password=plan.password
+        if plan.password is not None
+        else (existing.password if existing else ""),
     )
 
 
@@ -361,10 +377,11 @@ def _same_user(existing: DeviceUser, wanted: DeviceUser, client: TerminalClient)
     size = getattr(client, "user_size", None) or 72
     encoding = getattr(getattr(client, "endpoint", None), "encoding", "utf-8")
     name = fit_text(wanted.name, 8 if size == 28 else 24, encoding)
-    return (existing.name, existing.privilege, existing.card) == (
+    return (existing.name, existing.privilege, existing.card, existing.password) == (
         name,
         wanted.privilege,
         wanted.card,
+        wanted.password,
     )
 
 

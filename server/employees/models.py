@@ -6,7 +6,16 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Integer, String, Table
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, utcnow
@@ -151,6 +160,11 @@ class Employee(Base):
     )
     card_number: Mapped[str | None] = mapped_column(
         String(20),
+        info=pd(Category.CREDENTIAL, subject="self", retention=_PROFILE, erasure=Erasure.ANONYMIZE),
+    )
+    # The password typed at a terminal's keypad, sealed with the instance key (never shown).
+    device_password_sealed: Mapped[bytes | None] = mapped_column(
+        LargeBinary,
         info=pd(Category.CREDENTIAL, subject="self", retention=_PROFILE, erasure=Erasure.ANONYMIZE),
     )
     # Terminal privilege: 0 user, 14 administrator (as the binary protocol encodes it).

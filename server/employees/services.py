@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from biometrics.keys import KeyEncryptionKey
 from server.audit.services import Actor, record_event
 from server.devices import distribution
 from server.employees.models import Employee, EmployeeStatus, VerifyMode
@@ -180,3 +181,48 @@ def terminate_employee(db: Session, employee_id: int, *, on: date, actor: Actor)
     )
     distribution.remove_everywhere(db, employee, cause="terminated")
     return employee
+
+
+MAX_DEVICE_PASSWORD = 8  # digits; black-and-white models hold 5
+
+
+def set_device_password(
+    db: Session,
+    employee_id: int,
+    password: str | None,
+    *,
+    kek: KeyEncryptionKey,
+    actor: Actor,
+) -> None:
+    """Set (or with None clear) the password the employee types at terminals; it is sealed
+    with the instance key, written to their terminals, and never shown back or logged."""
+    from server.sealing import DEVICE_PASSWORD_PURPOSE, device_password_owner, seal_secret
+
+    employee = _get(db, employee_id)
+    if password is not None:
+        password = password.strip()
+        if not password.isdigit() or not 0 < len(password) <= MAX_DEVICE_PASSWORD:
+            raise ValidationError(
+                f"A terminal password is 1 to {MAX_DEVICE_PASSWORD} digits.",
+                details={"field": "device_password"},
+            )
+    employee.device_password_sealed = (
+        None
+        if password is None
+        else seal_secret(
+            kek,
+            password,
+            purpose=DEVICE_PASSWORD_PURPOSE,
+            owner=device_password_owner(employee.id),
+        )
+    )
+    db.flush()
+    record_event(
+        db,
+        "employee.device_password_set" if password else "employee.device_password_cleared",
+        actor=actor,
+        object_type="employee",
+        object_id=employee.id,
+        subject_employee_id=employee.id,
+    )
+    distribution.put_everywhere(db, employee, cause="employee_changed")

@@ -56,7 +56,8 @@ def rotate(ctx: click.Context, batch: int, finish: bool) -> None:
             fail(str(exc))
     click.echo(
         f"Key {result.old_kek_id} -> {result.new_kek_id}: {result.rewrapped} data keys "
-        f"re-wrapped, {result.resealed} comm keys re-sealed, {result.remaining} left."
+        f"re-wrapped, {result.resealed} comm keys and terminal passwords re-sealed, "
+        f"{result.remaining} left."
     )
     if result.failed_employees:
         ids = ", ".join(str(i) for i in result.failed_employees)

@@ -5,7 +5,8 @@ The key file moves through three names beside it, so every step can be re-run af
 
 * ``<key>.new`` - the new key, created on the first run and reused by every re-run;
 * ``<key>`` - the key in use; replaced by the new one, atomically, only once nothing in the
-  database depends on the old one any more (every DEK re-wrapped, every comm key re-sealed);
+  database depends on the old one any more (every DEK re-wrapped, every comm key and
+  terminal password re-sealed);
 * ``<key>.old`` - the previous key, kept until the administrator confirms with ``--finish``
   that the new key works (and backups made with it exist); ``--finish`` deletes it.
 """
@@ -16,6 +17,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -25,9 +27,17 @@ from biometrics.keys import KeyEncryptionKey, generate_key_file, load_key_file
 from biometrics.rotation import DEFAULT_BATCH, RotationProgress, rotate_kek
 from server.audit.services import Actor, record_event
 from server.devices.models import Terminal
+from server.employees.models import Employee
 from server.enrolment.models import DataKey
 from server.enrolment.services import DbDekStore
-from server.sealing import SealError, open_secret, seal_secret, sealed_kek_id
+from server.sealing import (
+    DEVICE_PASSWORD_PURPOSE,
+    SealError,
+    device_password_owner,
+    open_secret,
+    seal_secret,
+    sealed_kek_id,
+)
 
 COMM_KEY_PURPOSE = "comm-key"  # as terminals/connect.py seals and opens them
 
@@ -94,51 +104,93 @@ def _complete_interrupted_swap(paths: KeyPaths) -> bool:
     return True
 
 
-def _reseal_comm_keys(
+@dataclass(frozen=True, slots=True)
+class _Sealed:
+    """A column of secrets sealed with the instance key (``server.sealing``)."""
+
+    table: Any
+    key: Any  # the primary key column
+    blob: Any  # the sealed column
+    label: Any  # the column the seal is bound to (its owner)
+    purpose: str
+    owner: Callable[[Any], str]
+
+
+def _sealed_columns() -> list[_Sealed]:
+    return [
+        _Sealed(
+            Terminal,
+            Terminal.id,
+            Terminal.comm_key_sealed,
+            Terminal.serial_number,
+            COMM_KEY_PURPOSE,
+            str,
+        ),
+        _Sealed(
+            Employee,
+            Employee.id,
+            Employee.device_password_sealed,
+            Employee.id,
+            DEVICE_PASSWORD_PURPOSE,
+            device_password_owner,
+        ),
+    ]
+
+
+def _reseal(
     db: Session, *, old: KeyEncryptionKey, new: KeyEncryptionKey
-) -> tuple[int, list[str]]:
-    resealed, failed = 0, []
-    rows = db.execute(
-        select(Terminal.id, Terminal.serial_number, Terminal.comm_key_sealed).where(
-            Terminal.comm_key_sealed.is_not(None)
-        )
-    ).all()
-    for terminal_id, serial, blob in rows:
-        if blob is None:
-            continue
-        try:
-            if sealed_kek_id(blob) != old.key_id:
+) -> tuple[int, list[str], list[int]]:
+    """Re-seal comm keys and terminal passwords; return (count, failed serials, failed
+    employee ids)."""
+    resealed = 0
+    failed_terminals: list[str] = []
+    failed_employees: list[int] = []
+    for sealed in _sealed_columns():
+        rows = db.execute(
+            select(sealed.key, sealed.label, sealed.blob).where(sealed.blob.is_not(None))
+        ).all()
+        for row_id, label, raw in rows:
+            if not isinstance(raw, bytes):
                 continue
-            secret = open_secret(old, blob, purpose=COMM_KEY_PURPOSE, owner=serial)
-        except SealError:
-            failed.append(serial)
-            continue
-        fresh = seal_secret(new, secret, purpose=COMM_KEY_PURPOSE, owner=serial)
-        # Compare-and-swap like the DEKs: a comm key changed meanwhile is left alone.
-        db.execute(
-            update(Terminal)
-            .where(Terminal.id == terminal_id, Terminal.comm_key_sealed == blob)
-            .values(comm_key_sealed=fresh)
-            .execution_options(synchronize_session=False)
-        )
-        resealed += 1
+            blob = raw
+            owner = sealed.owner(label)
+            try:
+                if sealed_kek_id(blob) != old.key_id:
+                    continue
+                secret = open_secret(old, blob, purpose=sealed.purpose, owner=owner)
+            except SealError:
+                if sealed.table is Terminal:
+                    failed_terminals.append(str(label))
+                else:
+                    failed_employees.append(int(str(row_id)))
+                continue
+            fresh = seal_secret(new, secret, purpose=sealed.purpose, owner=owner)
+            # Compare-and-swap like the DEKs: a secret changed meanwhile is left alone.
+            db.execute(
+                update(sealed.table)
+                .where(sealed.key == row_id, sealed.blob == blob)
+                .values({sealed.blob.key: fresh})
+                .execution_options(synchronize_session=False)
+            )
+            resealed += 1
     db.commit()
-    return resealed, failed
+    return resealed, failed_terminals, failed_employees
 
 
 def _count_under(db: Session, kek_id: str) -> int:
     deks = db.scalar(select(func.count()).where(DataKey.kek_id == kek_id)) or 0
-    blobs = db.scalars(
-        select(Terminal.comm_key_sealed).where(Terminal.comm_key_sealed.is_not(None))
-    )
-    comm = 0
-    for blob in blobs:
-        try:
-            if blob is not None and sealed_kek_id(blob) == kek_id:
-                comm += 1
-        except SealError:
-            continue
-    return int(deks) + comm
+    sealed_count = 0
+    for sealed in _sealed_columns():
+        blobs: list[bytes | None] = list(
+            db.scalars(select(sealed.blob).where(sealed.blob.is_not(None)))
+        )
+        for blob in blobs:
+            try:
+                if blob is not None and sealed_kek_id(blob) == kek_id:
+                    sealed_count += 1
+            except SealError:
+                continue
+    return int(deks) + sealed_count
 
 
 def rotate_instance_key(
@@ -165,9 +217,10 @@ def rotate_instance_key(
         generate_key_file(paths.new)
     new = load_key_file(paths.new)
     report = rotate_kek(DbDekStore(db), old=old, new=new, batch=batch, on_batch=on_batch)
-    resealed, failed_terminals = _reseal_comm_keys(db, old=old, new=new)
+    resealed, failed_terminals, failed_passwords = _reseal(db, old=old, new=new)
     remaining = _count_under(db, old.key_id)
-    swapped = report.complete and not failed_terminals and remaining == 0
+    swapped = report.complete and not failed_terminals and not failed_passwords
+    swapped = swapped and remaining == 0
     if swapped:
         record_event(
             db,
@@ -186,7 +239,7 @@ def rotate_instance_key(
         rewrapped=report.rewrapped,
         resealed=resealed,
         remaining=remaining,
-        failed_employees=report.failed,
+        failed_employees=tuple(report.failed) + tuple(failed_passwords),
         failed_terminals=tuple(failed_terminals),
         swapped=swapped,
     )

@@ -16,9 +16,11 @@ from biometrics.keys import KeyEncryptionKey, load_key_file
 from biometrics.rotation import RotationProgress
 from server.db import make_engine
 from server.devices.models import Terminal
+from server.employees.models import Employee
+from server.employees.services import set_device_password
 from server.enrolment import services
 from server.enrolment.rotation import KeyPaths, finish_rotation, rotate_instance_key
-from server.sealing import open_secret, seal_secret
+from server.sealing import DEVICE_PASSWORD_PURPOSE, device_password_owner, open_secret, seal_secret
 from server.settings import load_settings
 from tests.conftest import run
 from tests.enrolment.helpers import ACTOR, employee
@@ -50,6 +52,8 @@ def seed(sessions: sessionmaker[Session], kek: KeyEncryptionKey, people: int) ->
                 actor=ACTOR,
             )
             ids.append(e.id)
+            # A terminal password is sealed with the same key and must follow it.
+            set_device_password(db, e.id, f"90{i}", kek=kek, actor=ACTOR)
         db.add(
             Terminal(
                 serial_number="SIM0042",
@@ -73,6 +77,13 @@ def check_readable(
         blob = db.scalars(select(Terminal.comm_key_sealed)).one()
         assert blob is not None
         assert open_secret(new, blob, purpose="comm-key", owner="SIM0042") == "1234"
+        for n, eid in enumerate(ids):
+            sealed = db.get(Employee, eid).device_password_sealed  # type: ignore[union-attr]  # seeded above
+            assert sealed is not None
+            owner = device_password_owner(eid)
+            assert (
+                open_secret(new, sealed, purpose=DEVICE_PASSWORD_PURPOSE, owner=owner) == f"90{n}"
+            )
 
 
 def test_the_cli_rotates_swaps_the_key_file_and_deletes_the_old_one_on_finish(
@@ -116,7 +127,8 @@ def test_an_interrupted_rotation_resumes_with_the_same_new_key(
         assert services.DbDekStore(db).count_wrapped(new.key_id) == 2
         result = rotate_instance_key(db, key_file, actor=ACTOR, batch=2)
     assert result.swapped
-    assert (result.rewrapped, result.resealed, result.remaining) == (3, 1, 0)
+    # 1 comm key and 5 terminal passwords re-sealed
+    assert (result.rewrapped, result.resealed, result.remaining) == (3, 6, 0)
     assert result.new_kek_id == new.key_id == load_key_file(key_file).key_id
     check_readable(sessions, ids, new, old)
     with sessions() as db:

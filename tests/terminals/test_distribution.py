@@ -559,3 +559,31 @@ def test_distributed_templates_never_reach_logs_outbox_rows_or_audit_details(
     seen += caplog.text
     for marker in ("CANARY-LEFT", "CANARY-RIGHT", LEFT.hex()[:40]):
         assert marker not in seen
+
+
+def test_a_terminal_password_is_sealed_written_to_terminals_and_validated(
+    db: Session, site: dict[str, Any], kek: KeyEncryptionKey
+) -> None:
+    from server.employees.services import set_device_password
+
+    north, _dock, _south = site["areas"]
+    sims, terminals, ana = site["sims"], site["terminals"], site["ana"]
+    distribution.set_employee_areas(db, ana.id, [north.id], actor=ACTOR)
+    db.commit()
+    for t in terminals:
+        drain(db, t, kek)
+    with pytest.raises(ValidationError, match="digits"):
+        set_device_password(db, ana.id, "12ab", kek=kek, actor=ACTOR)
+    set_device_password(db, ana.id, "4711", kek=kek, actor=ACTOR)
+    db.commit()
+    stored = db.get(Employee, ana.id)
+    assert stored is not None
+    assert stored.device_password_sealed is not None
+    assert b"4711" not in stored.device_password_sealed
+    for t in terminals:
+        drain(db, t, kek)
+    for sim in sims[:2]:
+        user = sim.device.user_by_id("1001")
+        assert user is not None
+        assert user.password == "4711"
+    assert not any("4711" in str(e.details) for e in db.scalars(select(AuditEvent)))
