@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.audit.services import Actor, record_event
@@ -525,23 +525,22 @@ def outbox_summary(db: Session) -> dict[int, OutboxSummary]:
         select(
             TerminalCommand.terminal_id,
             TerminalCommand.state,
-            TerminalCommand.attempts > 0,
             func.count(),
+            func.sum(case((TerminalCommand.attempts > 0, 1), else_=0)),
             func.min(TerminalCommand.created_at),
         )
         .where(TerminalCommand.state.in_((CommandState.PENDING.value, CommandState.FAILED.value)))
-        .group_by(TerminalCommand.terminal_id, TerminalCommand.state, TerminalCommand.attempts > 0)
+        .group_by(TerminalCommand.terminal_id, TerminalCommand.state)
     ).all()
-    for tid, state, retried, count, first in rows:
+    for row in rows:
+        tid, state, count = int(row[0]), str(row[1]), int(row[2])
         c = counts.setdefault(tid, {"pending": 0, "retrying": 0, "failed": 0})
         if state == CommandState.FAILED.value:
             c["failed"] += count
             continue
         c["pending"] += count
-        if retried:
-            c["retrying"] += count
-        if tid not in oldest or first < oldest[tid]:
-            oldest[tid] = first
+        c["retrying"] += int(row[3] or 0)
+        oldest[tid] = row[4]
     return {
         tid: OutboxSummary(tid, c["pending"], c["retrying"], c["failed"], oldest.get(tid))
         for tid, c in counts.items()
