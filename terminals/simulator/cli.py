@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep each terminal's memory in a file here across restarts",
     )
     parser.add_argument(
+        "--packet-gap-ms",
+        type=float,
+        default=0.0,
+        help="pause between the packets of one reply, as a real terminal's CPU does "
+        "(clients that read one packet per socket read need about 2; default 0)",
+    )
+    parser.add_argument(
         "--seed",
         type=int,
         default=1,
@@ -88,8 +95,8 @@ def _check(args: argparse.Namespace) -> str | None:
         return "--port-base leaves no room for that many terminals"
     if not 0 <= args.comm_key <= 999_999:
         return "--comm-key is 0 to 999999"
-    if args.speed < 0 or args.users < 0 or args.days < 0 or args.fingers < 0:
-        return "--speed, --users, --days and --fingers cannot be negative"
+    if min(args.speed, args.users, args.days, args.fingers, args.packet_gap_ms) < 0:
+        return "--speed, --users, --days, --fingers and --packet-gap-ms cannot be negative"
     return None
 
 
@@ -134,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 1
+            if args.packet_gap_ms:
+                term.faults.pace_packets(args.packet_gap_ms / 1000)
             if args.speed > 0 and device.users():
                 fleet.run_workforce(term, speed=args.speed)
         summary = {"terminals": [t.summary() for t in fleet.terminals]}

@@ -53,6 +53,7 @@ class Faults:
             self.jitter = 0.0
             self.busy = False
             self.real_framing = False
+            self.packet_gap = 0.0
             self.loss_rate = 0.0
             self.loss_every = 0
             self._sent_datagrams = 0
@@ -104,6 +105,15 @@ class Faults:
         """A busy device (someone in its menu) answers everything but CONNECT/EXIT with an error."""
         with self._lock:
             self.busy = busy
+
+    def pace_packets(self, seconds: float = 0.002) -> None:
+        """Pause between the packets of one reply (PREPARE_DATA, DATA, ACK_OK), as a real
+        terminal's CPU does. Clients that parse one packet per socket read (zkteco-js)
+        depend on it; pyzk does not, so it is off by default."""
+        if seconds < 0:
+            raise ValueError("a pause cannot be negative")
+        with self._lock:
+            self.packet_gap = seconds
 
     def use_real_framing(self, on: bool = True) -> None:
         """Opt in to 1008-byte DATA packets with sequence numbers, as real devices send (§11.4)."""

@@ -347,9 +347,17 @@ class Session:
         1008-byte packets (§11.4). That real-device framing is an opt-in fault mode.
         """
         real = self.terminal.faults.real_framing and not self.link.udp
+        gap = self.terminal.faults.packet_gap
         max_packet = UDP_DATA_MAX if self.link.udp else REAL_FRAME if real else len(data)
+
+        async def pause() -> None:
+            if gap:
+                await self.link.drain()
+                await asyncio.sleep(gap)
+
         if announce:
             self.reply(Cmd.PREPARE_DATA, req, encode_prepare_data(len(data), max_packet))
+            await pause()
         if self.link.udp or real:
             step = UDP_DATA_MAX if self.link.udp else REAL_FRAME
             for seq, pos in enumerate(range(0, len(data), step)):
@@ -358,6 +366,7 @@ class Session:
                 self.link.send(encode_packet(Cmd.DATA, session & 0xFFFF, req.reply, part))
         else:
             self.reply(Cmd.DATA, req, data)
+        await pause()
         self.reply(Reply.ACK_OK, req)
         await self.link.drain()
 

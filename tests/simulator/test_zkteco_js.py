@@ -37,10 +37,6 @@ def read_with_zkteco_js(term: Any) -> dict[str, Any]:
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
-# Known gap (issue #3): zkteco-js's attendance read against the simulator is timing-dependent
-# (full at times; empty for a 40-record log on the direct CMD_DATA path; 1,636 of 3,000 records
-# over pipelined 1504 chunks) while pyzk reads every size in full. Until the simulator's
-# buffered-read path is checked against that client, this test covers what is stable.
 def test_zkteco_js_reads_device_info_serial_and_users(simulator: Any) -> None:
     term = simulator.start("tft", users=12, records=300)
     got = read_with_zkteco_js(term)
@@ -54,3 +50,23 @@ def test_zkteco_js_reads_device_info_serial_and_users(simulator: Any) -> None:
     ascii_names = {(u.user_id, u.name) for u in term.device.users() if u.name.isascii()}
     assert ascii_names
     assert ascii_names <= {(u["userId"], u["name"]) for u in got["users"]}
+
+
+@pytest.mark.parametrize("records", [40, 300, 3000])
+def test_zkteco_js_reads_the_whole_attendance_log_from_a_paced_terminal(
+    simulator: Any, records: int
+) -> None:
+    """40 records come as one direct CMD_DATA, 3,000 over two 1504 chunks.
+
+    zkteco-js parses one packet per socket read, so it needs the pause a real terminal makes
+    between PREPARE_DATA, DATA and ACK_OK; without it the kernel hands it the three at once
+    and it loses the rest of the log (a client bug; pyzk reads either way).
+    """
+    term = simulator.start("tft", users=12, records=records)
+    term.faults.pace_packets(0.002)
+    got = read_with_zkteco_js(term)
+    expected = sorted(
+        (p.user_id, p.timestamp.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+        for p in term.device.attendance()
+    )
+    assert sorted((a["user_id"], a["record_time"]) for a in got["attendance"]) == expected
