@@ -266,21 +266,33 @@ def queue_puts(
     return len(people)
 
 
+def _queue_each(
+    db: Session,
+    terminals: Iterable[Terminal],
+    kind: CommandKind,
+    employee: Employee,
+    *,
+    cause: str,
+    reference: str | None = None,
+) -> list[TerminalCommand]:
+    """The same command about one employee for each of ``terminals``, with their PIN there."""
+    return [
+        queue_command(
+            db,
+            terminal,
+            kind,
+            cause=cause,
+            employee_id=employee.id,
+            pin=pin_for(db, employee, terminal),
+            reference=reference,
+        )
+        for terminal in terminals
+    ]
+
+
 def put_everywhere(db: Session, employee: Employee, *, cause: str) -> list[TerminalCommand]:
     """Queue the employee's record (and templates) to every terminal they belong on."""
-    commands = []
-    for terminal in terminals_for(db, employee):
-        commands.append(
-            queue_command(
-                db,
-                terminal,
-                CommandKind.PUT_USER,
-                cause=cause,
-                employee_id=employee.id,
-                pin=pin_for(db, employee, terminal),
-            )
-        )
-    return commands
+    return _queue_each(db, terminals_for(db, employee), CommandKind.PUT_USER, employee, cause=cause)
 
 
 def remove_everywhere(
@@ -292,21 +304,8 @@ def remove_everywhere(
     terminal someone enrolled them on by hand.
     """
     kept = set(keep)
-    commands = []
-    for terminal in binary_terminals(db):
-        if terminal.id in kept:
-            continue
-        commands.append(
-            queue_command(
-                db,
-                terminal,
-                CommandKind.DELETE_USER,
-                cause=cause,
-                employee_id=employee.id,
-                pin=pin_for(db, employee, terminal),
-            )
-        )
-    return commands
+    others = [t for t in binary_terminals(db) if t.id not in kept]
+    return _queue_each(db, others, CommandKind.DELETE_USER, employee, cause=cause)
 
 
 def set_employee_areas(
@@ -342,31 +341,11 @@ def set_employee_areas(
     db.flush()
     db.expire(employee, ["areas"])
     after = terminals_for(db, employee)
-    puts = [
-        queue_command(
-            db,
-            t,
-            CommandKind.PUT_USER,
-            cause="area_change",
-            employee_id=employee.id,
-            pin=pin_for(db, employee, t),
-        )
-        for t in after
-        if t.id not in before
-    ]
+    added = [t for t in after if t.id not in before]
+    puts = _queue_each(db, added, CommandKind.PUT_USER, employee, cause="area_change")
     gone = before - {t.id for t in after}
-    deletes = [
-        queue_command(
-            db,
-            t,
-            CommandKind.DELETE_USER,
-            cause="area_change",
-            employee_id=employee.id,
-            pin=pin_for(db, employee, t),
-        )
-        for t in binary_terminals(db)
-        if t.id in gone
-    ]
+    left = [t for t in binary_terminals(db) if t.id in gone]
+    deletes = _queue_each(db, left, CommandKind.DELETE_USER, employee, cause="area_change")
     record_event(
         db,
         "employee.areas_changed",
@@ -416,18 +395,14 @@ def queue_template_deletion(
     db: Session, employee: Employee, *, cause: str, reference: str | None
 ) -> list[TerminalCommand]:
     """Delete every template of the employee on every binary terminal (withdrawal, erasure)."""
-    return [
-        queue_command(
-            db,
-            terminal,
-            CommandKind.DELETE_TEMPLATES,
-            cause=cause,
-            employee_id=employee.id,
-            pin=pin_for(db, employee, terminal),
-            reference=reference,
-        )
-        for terminal in binary_terminals(db)
-    ]
+    return _queue_each(
+        db,
+        binary_terminals(db),
+        CommandKind.DELETE_TEMPLATES,
+        employee,
+        cause=cause,
+        reference=reference,
+    )
 
 
 def queue_enrolment(

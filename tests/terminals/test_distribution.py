@@ -123,6 +123,14 @@ def site(
     }
 
 
+def in_north(db: Session, site: dict[str, Any], kek: KeyEncryptionKey) -> None:
+    """Ana joins the North area and every terminal's outbox is run."""
+    distribution.set_employee_areas(db, site["ana"].id, [site["areas"][0].id], actor=ACTOR)
+    db.commit()
+    for t in site["terminals"]:
+        drain(db, t, kek)
+
+
 def test_an_employee_goes_to_every_terminal_of_their_area_with_their_templates(
     db: Session, site: dict[str, Any], kek: KeyEncryptionKey
 ) -> None:
@@ -159,12 +167,9 @@ def test_an_employee_goes_to_every_terminal_of_their_area_with_their_templates(
 def test_moving_between_areas_removes_the_person_where_they_left_and_adds_them_where_they_go(
     db: Session, site: dict[str, Any], kek: KeyEncryptionKey
 ) -> None:
-    north, _dock, south = site["areas"]
+    south = site["areas"][2]
     sims, terminals, ana = site["sims"], site["terminals"], site["ana"]
-    distribution.set_employee_areas(db, ana.id, [north.id], actor=ACTOR)
-    db.commit()
-    for t in terminals:
-        drain(db, t, kek)
+    in_north(db, site, kek)
     assert "1001" in pins_on(sims[0])
     assert "1001" in pins_on(sims[1])
 
@@ -193,14 +198,11 @@ def test_a_quick_move_back_and_forth_ends_where_it_should(
     db: Session, site: dict[str, Any], kek: KeyEncryptionKey
 ) -> None:
     north, _dock, south = site["areas"]
-    sims, terminals, ana = site["sims"], site["terminals"], site["ana"]
+    sims, ana = site["sims"], site["ana"]
     # Three changes before the worker runs: the newest wish wins on every terminal.
     distribution.set_employee_areas(db, ana.id, [north.id], actor=ACTOR)
     distribution.set_employee_areas(db, ana.id, [south.id], actor=ACTOR)
-    distribution.set_employee_areas(db, ana.id, [north.id], actor=ACTOR)
-    db.commit()
-    for t in terminals:
-        drain(db, t, kek)
+    in_north(db, site, kek)
     assert "1001" in pins_on(sims[0])
     assert "1001" in pins_on(sims[1])
     assert "1001" not in pins_on(sims[2])
@@ -211,12 +213,8 @@ def test_terminating_removes_the_person_from_every_terminal(
 ) -> None:
     from server.employees.services import terminate_employee
 
-    north, _dock, _south = site["areas"]
     sims, terminals, ana = site["sims"], site["terminals"], site["ana"]
-    distribution.set_employee_areas(db, ana.id, [north.id], actor=ACTOR)
-    db.commit()
-    for t in terminals:
-        drain(db, t, kek)
+    in_north(db, site, kek)
     terminate_employee(db, ana.id, on=date.today(), actor=ACTOR)
     db.commit()
     for t in terminals:
@@ -228,12 +226,8 @@ def test_terminating_removes_the_person_from_every_terminal(
 def test_withdrawal_with_a_terminal_offline_completes_only_when_it_returns(
     db: Session, site: dict[str, Any], kek: KeyEncryptionKey
 ) -> None:
-    north, _dock, _south = site["areas"]
     sims, terminals, ana = site["sims"], site["terminals"], site["ana"]
-    distribution.set_employee_areas(db, ana.id, [north.id], actor=ACTOR)
-    db.commit()
-    for t in terminals:
-        drain(db, t, kek)
+    in_north(db, site, kek)
     assert fingers_on(sims[1], "1001") == {0: LEFT, 1: RIGHT}
 
     sims[1].stop()  # the Dock terminal is switched off
@@ -347,12 +341,8 @@ def test_with_report_only_the_refused_template_stays_on_the_terminal(
 def test_a_consented_template_enrolled_at_one_terminal_reaches_the_others(
     db: Session, site: dict[str, Any], kek: KeyEncryptionKey
 ) -> None:
-    north, _dock, _south = site["areas"]
     sims, terminals, ana = site["sims"], site["terminals"], site["ana"]
-    distribution.set_employee_areas(db, ana.id, [north.id], actor=ACTOR)
-    db.commit()
-    for t in terminals:
-        drain(db, t, kek)
+    in_north(db, site, kek)
     uid = sims[0].device.user_by_id("1001").uid  # type: ignore[union-attr]  # put above
     sims[0].device.save_template(Template(uid, 4, 1, STRAY))  # enrolled at the North terminal
 
@@ -426,12 +416,8 @@ def test_scheduled_reconciliation_is_queued_once_per_period_for_managed_terminal
 def test_remote_enrolment_stores_through_the_gate_and_distributes(
     db: Session, site: dict[str, Any], kek: KeyEncryptionKey
 ) -> None:
-    north, _dock, _south = site["areas"]
     sims, terminals, ana, ben = site["sims"], site["terminals"], site["ana"], site["ben"]
-    distribution.set_employee_areas(db, ana.id, [north.id], actor=ACTOR)
-    db.commit()
-    for t in terminals:
-        drain(db, t, kek)
+    in_north(db, site, kek)
 
     with pytest.raises(ValidationError, match="consent"):
         distribution.queue_enrolment(db, ben.id, terminals[0].id, 3, actor=ACTOR)
@@ -509,12 +495,8 @@ def test_an_employee_update_is_written_to_their_terminals(
 ) -> None:
     from server.employees.services import update_employee
 
-    north, _dock, _south = site["areas"]
     sims, terminals, ana = site["sims"], site["terminals"], site["ana"]
-    distribution.set_employee_areas(db, ana.id, [north.id], actor=ACTOR)
-    db.commit()
-    for t in terminals:
-        drain(db, t, kek)
+    in_north(db, site, kek)
     update_employee(db, ana.id, {"card_number": "777", "device_name": "ANA"}, actor=ACTOR)
     db.commit()
     for t in terminals:
@@ -545,13 +527,8 @@ def test_distributed_templates_never_reach_logs_outbox_rows_or_audit_details(
 ) -> None:
     import logging
 
-    north, _dock, _south = site["areas"]
-    terminals, ana = site["terminals"], site["ana"]
     caplog.set_level(logging.DEBUG)
-    distribution.set_employee_areas(db, ana.id, [north.id], actor=ACTOR)
-    db.commit()
-    for t in terminals:
-        drain(db, t, kek)
+    in_north(db, site, kek)
     rows = db.scalars(select(TerminalCommand)).all()
     assert rows
     seen = " ".join(repr(r) + repr(r.outcome) + str(r.last_error) for r in rows)
@@ -566,12 +543,8 @@ def test_a_terminal_password_is_sealed_written_to_terminals_and_validated(
 ) -> None:
     from server.employees.services import set_device_password
 
-    north, _dock, _south = site["areas"]
     sims, terminals, ana = site["sims"], site["terminals"], site["ana"]
-    distribution.set_employee_areas(db, ana.id, [north.id], actor=ACTOR)
-    db.commit()
-    for t in terminals:
-        drain(db, t, kek)
+    in_north(db, site, kek)
     with pytest.raises(ValidationError, match="digits"):
         set_device_password(db, ana.id, "12ab", kek=kek, actor=ACTOR)
     set_device_password(db, ana.id, "4711", kek=kek, actor=ACTOR)
