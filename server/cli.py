@@ -669,6 +669,7 @@ def simulate(args: tuple[str, ...]) -> None:
 
 
 def _register_subcommands() -> None:
+    from server.audit.cli import audit
     from server.devices.cli import (
         areas,
         employees,
@@ -679,6 +680,7 @@ def _register_subcommands() -> None:
     from server.enrolment.cli import keys
     from server.rights.cli import rights
 
+    main.add_command(audit)
     main.add_command(rights)
     main.add_command(keys)
     main.add_command(areas)

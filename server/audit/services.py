@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -173,3 +175,79 @@ def verify_chain(db: Session, batch: int = 5000) -> ChainReport:
     if head_seq != count or head_hash != prev:
         return ChainReport(False, count, count + 1, "log truncated (head does not match)")
     return ChainReport(True, count)
+
+
+# --------------------------------------------------------------------------- external anchors
+# The head row lives in the same database as the log: someone who can rewrite the database
+# can cut the tail and move the head back. An anchor is a copy of the head kept elsewhere
+# (a file, by default in the data folder; better on another machine or write-once storage).
+# Every anchor ever taken must still be a point of the chain: seq N with the same hash.
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    seq: int
+    hash: str
+    at: str  # ISO time the anchor was taken
+
+    def to_line(self) -> str:
+        return json.dumps({"seq": self.seq, "hash": self.hash, "at": self.at}, sort_keys=True)
+
+    @classmethod
+    def from_line(cls, line: str) -> Anchor:
+        data = json.loads(line)
+        seq, digest, at = data["seq"], data["hash"], data["at"]
+        if not isinstance(seq, int) or not isinstance(digest, str) or not isinstance(at, str):
+            raise ValueError("an anchor line holds seq (number), hash and at (text)")
+        return cls(seq, digest, at)
+
+
+def read_anchors(path: Path) -> list[Anchor]:
+    """The anchors in ``path`` (none if it does not exist); a damaged line is an error."""
+    if not path.exists():
+        return []
+    anchors = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            anchors.append(Anchor.from_line(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}, line {number}: not an anchor ({exc})") from None
+    return anchors
+
+
+def check_anchors(db: Session, anchors: Sequence[Anchor]) -> ChainReport | None:
+    """The first anchor the chain no longer passes through, as a failed report; else None."""
+    for anchor in sorted(anchors, key=lambda a: a.seq):
+        if anchor.seq == 0:
+            continue
+        digest = db.scalar(select(AuditEvent.hash).where(AuditEvent.seq == anchor.seq))
+        if digest != anchor.hash:
+            what = "is gone" if digest is None else "has another hash"
+            return ChainReport(
+                False,
+                0,
+                anchor.seq,
+                f"entry {anchor.seq}, anchored at {anchor.at}, {what}: the log was rewritten "
+                "or cut back",
+            )
+    return None
+
+
+def append_anchor(db: Session, path: Path) -> Anchor:
+    """Record the current head in ``path`` (appended, fsynced; the file is created 0600)."""
+    head = db.get(AuditHead, 1)
+    anchor = Anchor(
+        0 if head is None else int(head.seq),
+        GENESIS if head is None else head.hash,
+        utcnow().isoformat(timespec="seconds"),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, (anchor.to_line() + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return anchor

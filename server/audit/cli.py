@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""``rollcall audit verify``: check the operation log's hash chain and its anchors (#6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def audit() -> None:
+    """The tamper-evident operation log."""
+
+
+@audit.command("verify")
+@click.option(
+    "--anchor-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where anchors of the log head are kept (default: <data folder>/audit-anchors.jsonl). "
+    "Best on another machine or write-once storage.",
+)
+@click.option("--no-anchor", is_flag=True, help="Check, but do not record a new anchor.")
+@click.pass_context
+def verify(ctx: click.Context, anchor_file: Path | None, no_anchor: bool) -> None:
+    """Walk the whole chain; name the first entry altered, removed or cut off.
+
+    Every anchor recorded before must still be a point of the chain, so a log rewritten
+    together with its head row is caught too. After a clean check the current head is
+    appended to the anchor file. Exits 1 when anything is wrong.
+    """
+    from server.audit.services import append_anchor, check_anchors, read_anchors, verify_chain
+    from server.cli import _session, _settings, fail
+
+    settings = _settings(ctx)
+    path = anchor_file or settings.data_dir / "audit-anchors.jsonl"
+    try:
+        anchors = read_anchors(path)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the anchors: {exc}")
+    with _session(settings) as db:
+        report = verify_chain(db)
+        if report.ok:
+            report = check_anchors(db, anchors) or report
+        if not report.ok:
+            fail(
+                f"the operation log is NOT intact: {report.reason} "
+                f"(first bad entry: {report.first_broken_seq}; {report.entries} entries "
+                "verified before it)"
+            )
+        click.echo(
+            f"The operation log is intact: {report.entries} entries, "
+            f"{len(anchors)} earlier anchor(s) matched."
+        )
+        if not no_anchor:
+            try:
+                anchor = append_anchor(db, path)
+            except OSError as exc:
+                fail(f"verified, but the anchor could not be written to {path}: {exc}")
+            click.echo(f"Anchor recorded at entry {anchor.seq} in {path}.")
