@@ -76,7 +76,7 @@ def test_details_hold_identifiers_only(db: Session, value: object) -> None:
 @contextmanager
 def _instance_db(home: Path) -> Iterator[Session]:
     """A transaction on a `rollcall init` instance's database, committed at the end."""
-    engine = make_engine(load_settings(home).database_url)
+    engine = make_engine(load_settings(home, environ={}).database_url)
     try:
         with sessionmaker(engine).begin() as db:
             yield db

@@ -76,3 +76,83 @@ def register(ctx: click.Context, out: Path) -> None:
         out.write_text(text, encoding="utf-8")
         db.commit()
     click.echo(f"Wrote {out} ({text.count(chr(10)) - 1} requests)")
+
+
+@rights.command("restrict")
+@click.argument("employee_code")
+@click.option(
+    "--ground",
+    required=True,
+    type=click.Choice(
+        [
+            "accuracy_contested",
+            "unlawful_processing",
+            "needed_for_legal_claims",
+            "objection_pending",
+        ]
+    ),
+    help="Why processing is restricted (GDPR art. 18(1)).",
+)
+@click.option("--request", "request_id", type=int, default=None, help="Register entry, if any.")
+@click.pass_context
+def restrict(ctx: click.Context, employee_code: str, ground: str, request_id: int | None) -> None:
+    """Restrict processing: the data stays stored; the employee leaves every terminal."""
+    from server.audit.services import Actor
+    from server.cli import _session, _settings, fail
+    from server.employees.models import Employee
+    from server.errors import AppError
+    from server.rights.restriction import restrict_employee
+
+    with _session(_settings(ctx)) as db:
+        employee_id = db.scalar(select(Employee.id).where(Employee.employee_code == employee_code))
+        if employee_id is None:
+            fail(f"no employee with code {employee_code!r}")
+        try:
+            removals = restrict_employee(
+                db, employee_id, reason=ground, request_id=request_id, actor=Actor.system("cli")
+            )
+        except AppError as exc:
+            fail(exc.message)
+        db.commit()
+        click.echo(
+            f"{employee_code}: processing restricted; removal queued for {removals} terminal(s)."
+        )
+
+
+@rights.command("lift-restriction")
+@click.argument("employee_code")
+@click.option(
+    "--told",
+    "method",
+    required=True,
+    type=click.Choice(["letter", "email", "in_person"]),
+    help="How the employee was told that the restriction ends (GDPR art. 18(3)).",
+)
+@click.option("--evidence", default=None, help="Reference of the notice (letter number, ...).")
+@click.pass_context
+def lift(ctx: click.Context, employee_code: str, method: str, evidence: str | None) -> None:
+    """Lift a restriction after telling the employee; they return to their terminals."""
+    from server.audit.services import Actor
+    from server.cli import _session, _settings, fail
+    from server.db import utcnow
+    from server.employees.models import Employee
+    from server.errors import AppError
+    from server.rights.restriction import lift_restriction
+
+    with _session(_settings(ctx)) as db:
+        employee_id = db.scalar(select(Employee.id).where(Employee.employee_code == employee_code))
+        if employee_id is None:
+            fail(f"no employee with code {employee_code!r}")
+        try:
+            puts = lift_restriction(
+                db,
+                employee_id,
+                notified_at=utcnow(),
+                method=method,
+                evidence_ref=evidence,
+                actor=Actor.system("cli"),
+            )
+        except AppError as exc:
+            fail(exc.message)
+        db.commit()
+        click.echo(f"{employee_code}: restriction lifted; queued for {puts} terminal(s).")

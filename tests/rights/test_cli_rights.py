@@ -35,3 +35,24 @@ def test_an_admin_exports_an_employees_package_to_a_private_file(
     register = run(home, "rights", "register", "--out", str(tmp_path / "register.csv"))
     assert register.returncode == 0, register.stderr
     assert (tmp_path / "register.csv").read_text().startswith("id,employee_id,kind,status")
+
+
+def test_an_admin_restricts_processing_and_lifts_it_after_telling_the_employee(
+    cli_instance: tuple[Path, str],
+) -> None:
+    home, _ = cli_instance
+    engine = make_engine(load_settings(home, environ={}).database_url)
+    with make_sessionmaker(engine)() as db:
+        db.add(Employee(employee_code="7002", given_name="Rui", family_name="Lopes"))
+        db.commit()
+    engine.dispose()
+    done = run(home, "rights", "restrict", "7002", "--ground", "objection_pending")
+    assert done.returncode == 0, done.stderr
+    assert "7002: processing restricted" in done.stdout
+    again = run(home, "rights", "restrict", "7002", "--ground", "objection_pending")
+    assert again.returncode == 1
+    assert "restricted already" in again.stderr
+    lifted = run(home, "rights", "lift-restriction", "7002", "--told", "letter")
+    assert lifted.returncode == 0, lifted.stderr
+    assert "restriction lifted" in lifted.stdout
+    assert run(home, "rights", "lift-restriction", "7002", "--told", "letter").returncode == 1

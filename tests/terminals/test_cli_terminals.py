@@ -140,7 +140,7 @@ def test_an_admin_places_a_terminal_and_an_employee_reaches_it(
     assert "exists already" in dup.stderr
     placed = run(home, "terminals", "place", term.serial, "LAB")
     assert "placed in LAB; a reconciliation is queued" in placed.stdout
-    engine = make_engine(load_settings(home).database_url)
+    engine = make_engine(load_settings(home, environ={}).database_url)
     try:
         with Session(engine) as db:
             db.add(Employee(employee_code="5001", given_name="Rui", family_name="Lopes"))

@@ -560,3 +560,54 @@ def test_a_terminal_password_is_sealed_written_to_terminals_and_validated(
         assert user is not None
         assert user.password == "4711"
     assert not any("4711" in str(e.details) for e in db.scalars(select(AuditEvent)))
+
+
+def test_restriction_takes_the_employee_off_terminals_until_lifted_with_a_notice(
+    db: Session, site: dict[str, Any], kek: KeyEncryptionKey
+) -> None:
+    from server.errors import ConflictError
+    from server.rights.restriction import lift_restriction, restrict_employee
+
+    sims, terminals, ana = site["sims"], site["terminals"], site["ana"]
+    in_north(db, site, kek)
+    with pytest.raises(ValidationError, match="ground"):
+        restrict_employee(db, ana.id, reason="because I say so", actor=ACTOR)
+    assert restrict_employee(db, ana.id, reason="accuracy_contested", actor=ACTOR) == 3
+    db.commit()
+    for t in terminals:
+        drain(db, t, kek)
+    assert all("1001" not in pins_on(s) for s in sims)
+    assert distribution.expected_employees(db, terminals[0]) == []
+    # The data stays stored: the templates are still in the vault.
+    assert len(db.scalars(select(BiometricTemplate)).all()) == 2
+    with pytest.raises(ConflictError):
+        restrict_employee(db, ana.id, reason="objection_pending", actor=ACTOR)
+
+    with pytest.raises(ValidationError, match="told"):
+        lift_restriction(
+            db, ana.id, notified_at=utcnow(), method="telepathy", evidence_ref=None, actor=ACTOR
+        )
+    with pytest.raises(ValidationError, match="before"):
+        lift_restriction(
+            db,
+            ana.id,
+            notified_at=utcnow() + timedelta(days=1),
+            method="letter",
+            evidence_ref=None,
+            actor=ACTOR,
+        )
+    assert (
+        lift_restriction(
+            db, ana.id, notified_at=utcnow(), method="letter", evidence_ref="L-7", actor=ACTOR
+        )
+        == 2
+    )
+    db.commit()
+    for t in terminals:
+        drain(db, t, kek)
+    assert fingers_on(sims[0], "1001") == {0: LEFT, 1: RIGHT}
+    actions = db.scalars(
+        select(AuditEvent.action).where(AuditEvent.subject_employee_id == ana.id)
+    ).all()
+    assert "employee.restricted" in actions
+    assert "employee.restriction_lifted" in actions

@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Restriction of processing (GDPR art. 18, PIPL art. 44; issue #7, C12).
+
+A restricted employee's data stays stored but is no longer processed: their record and
+templates are taken off every terminal (through the outbox, confirmed per terminal) and
+distribution skips them. Lifting needs a recorded notice to the employee (art. 18(3)): when and
+how they were told. Services flush and audit; the caller commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from server.audit.services import Actor, record_event
+from server.db import utcnow
+from server.devices import distribution
+from server.employees.models import Employee
+from server.errors import ConflictError, NotFoundError, ValidationError
+
+NOTICE_METHODS = ("letter", "email", "in_person")
+# The grounds of GDPR art. 18(1)(a)-(d); a closed list keeps free text out of the log.
+GROUNDS = (
+    "accuracy_contested",
+    "unlawful_processing",
+    "needed_for_legal_claims",
+    "objection_pending",
+)
+
+
+def _employee(db: Session, employee_id: int) -> Employee:
+    employee = db.get(Employee, employee_id)
+    if employee is None or employee.erased_at is not None:
+        raise NotFoundError("No such employee.")
+    return employee
+
+
+def restrict_employee(
+    db: Session,
+    employee_id: int,
+    *,
+    reason: str,
+    request_id: int | None = None,
+    actor: Actor,
+) -> int:
+    """Restrict processing; returns how many terminal removals were queued."""
+    employee = _employee(db, employee_id)
+    if employee.restricted_at is not None:
+        raise ConflictError("Processing is restricted already.")
+    if reason not in GROUNDS:
+        raise ValidationError(
+            f"The ground for restriction is one of {', '.join(GROUNDS)}.",
+            details={"field": "reason"},
+        )
+    employee.restricted_at = utcnow()
+    db.flush()
+    record_event(
+        db,
+        "employee.restricted",
+        actor=actor,
+        object_type="employee",
+        object_id=employee.id,
+        subject_employee_id=employee.id,
+        details={"reason": reason, "request": request_id},
+    )
+    reference = f"restriction:{request_id}" if request_id is not None else None
+    removals = distribution.remove_everywhere(db, employee, cause="restricted")
+    for command in removals:
+        command.reference = reference
+    db.flush()
+    return len(removals)
+
+
+def lift_restriction(
+    db: Session,
+    employee_id: int,
+    *,
+    notified_at: datetime,
+    method: str,
+    evidence_ref: str | None,
+    actor: Actor,
+) -> int:
+    """Lift the restriction once the employee has been told; returns terminal puts queued."""
+    employee = _employee(db, employee_id)
+    if employee.restricted_at is None:
+        raise ConflictError("Processing is not restricted.")
+    if notified_at.tzinfo is None:
+        raise ValidationError("The time of the notice must carry a time zone.")
+    if notified_at > utcnow():
+        raise ValidationError("The employee must have been told before the restriction ends.")
+    if method not in NOTICE_METHODS:
+        raise ValidationError(
+            f"How the employee was told: one of {', '.join(NOTICE_METHODS)}.",
+            details={"field": "method"},
+        )
+    employee.restricted_at = None
+    db.flush()
+    record_event(
+        db,
+        "employee.restriction_lifted",
+        actor=actor,
+        object_type="employee",
+        object_id=employee.id,
+        subject_employee_id=employee.id,
+        details={
+            "notified_at": notified_at.isoformat(timespec="seconds"),
+            "method": method,
+            "evidence": (evidence_ref or "")[:200] or None,
+        },
+    )
+    return len(distribution.put_everywhere(db, employee, cause="restriction_lifted"))
