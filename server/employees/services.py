@@ -87,7 +87,8 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _get(db: Session, employee_id: int) -> Employee:
+def get_employee(db: Session, employee_id: int) -> Employee:
+    """The employee, or NotFoundError (an erased one is not found either)."""
     employee = db.get(Employee, employee_id)
     if employee is None or employee.erased_at is not None:
         raise NotFoundError("No such employee.")
@@ -127,7 +128,7 @@ def update_employee(
     db: Session, employee_id: int, values: dict[str, Any], *, actor: Actor
 ) -> Employee:
     """Change fields; terminals that show a changed field get the new record."""
-    employee = _get(db, employee_id)
+    employee = get_employee(db, employee_id)
     clean = _clean(values)
     code = clean.get("employee_code")
     if code and code != employee.employee_code:
@@ -160,7 +161,7 @@ def update_employee(
 
 def terminate_employee(db: Session, employee_id: int, *, on: date, actor: Actor) -> Employee:
     """End the employment: the person is removed from every terminal; punches are kept."""
-    employee = _get(db, employee_id)
+    employee = get_employee(db, employee_id)
     if employee.status == EmployeeStatus.TERMINATED:
         raise ConflictError("The employee is terminated already.")
     if employee.hire_date is not None and on < employee.hire_date:
@@ -198,7 +199,7 @@ def set_device_password(
     with the instance key, written to their terminals, and never shown back or logged."""
     from server.sealing import DEVICE_PASSWORD_PURPOSE, device_password_owner, seal_secret
 
-    employee = _get(db, employee_id)
+    employee = get_employee(db, employee_id)
     if password is not None:
         password = password.strip()
         if not password.isdigit() or not 0 < len(password) <= MAX_DEVICE_PASSWORD:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 
 @click.group()
@@ -36,15 +37,12 @@ def export(ctx: click.Context, employee_code: str, out: Path | None, locale: str
     The file is created readable by its owner only; the export is in the operation log.
     """
     from server.audit.services import Actor
-    from server.cli import _session, _settings, fail
-    from server.employees.models import Employee
+    from server.cli import _session, _settings
     from server.rights.access import build_access_package
 
     settings = _settings(ctx)
     with _session(settings) as db:
-        employee_id = db.scalar(select(Employee.id).where(Employee.employee_code == employee_code))
-        if employee_id is None:
-            fail(f"no employee with code {employee_code!r}")
+        employee_id = _employee_id(db, employee_code)
         package = build_access_package(db, employee_id, actor=Actor.system("cli"), locale=locale)
         data = package.to_zip()
         target = out or settings.data_dir / "exports" / (
@@ -99,14 +97,11 @@ def restrict(ctx: click.Context, employee_code: str, ground: str, request_id: in
     """Restrict processing: the data stays stored; the employee leaves every terminal."""
     from server.audit.services import Actor
     from server.cli import _session, _settings, fail
-    from server.employees.models import Employee
     from server.errors import AppError
     from server.rights.restriction import restrict_employee
 
     with _session(_settings(ctx)) as db:
-        employee_id = db.scalar(select(Employee.id).where(Employee.employee_code == employee_code))
-        if employee_id is None:
-            fail(f"no employee with code {employee_code!r}")
+        employee_id = _employee_id(db, employee_code)
         try:
             removals = restrict_employee(
                 db, employee_id, reason=ground, request_id=request_id, actor=Actor.system("cli")
@@ -135,14 +130,11 @@ def lift(ctx: click.Context, employee_code: str, method: str, evidence: str | No
     from server.audit.services import Actor
     from server.cli import _session, _settings, fail
     from server.db import utcnow
-    from server.employees.models import Employee
     from server.errors import AppError
     from server.rights.restriction import lift_restriction
 
     with _session(_settings(ctx)) as db:
-        employee_id = db.scalar(select(Employee.id).where(Employee.employee_code == employee_code))
-        if employee_id is None:
-            fail(f"no employee with code {employee_code!r}")
+        employee_id = _employee_id(db, employee_code)
         try:
             puts = lift_restriction(
                 db,
@@ -156,3 +148,13 @@ def lift(ctx: click.Context, employee_code: str, method: str, evidence: str | No
             fail(exc.message)
         db.commit()
         click.echo(f"{employee_code}: restriction lifted; queued for {puts} terminal(s).")
+
+
+def _employee_id(db: Session, code: str) -> int:
+    from server.cli import fail
+    from server.employees.models import Employee
+
+    employee_id = db.scalar(select(Employee.id).where(Employee.employee_code == code))
+    if employee_id is None:
+        fail(f"no employee with code {code!r}")
+    return int(employee_id)

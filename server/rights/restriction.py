@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from server.audit.services import Actor, record_event
 from server.db import utcnow
 from server.devices import distribution
-from server.employees.models import Employee
-from server.errors import ConflictError, NotFoundError, ValidationError
+from server.employees.services import get_employee
+from server.errors import ConflictError, ValidationError
 
 NOTICE_METHODS = ("letter", "email", "in_person")
 # The grounds of GDPR art. 18(1)(a)-(d); a closed list keeps free text out of the log.
@@ -29,13 +29,6 @@ GROUNDS = (
 )
 
 
-def _employee(db: Session, employee_id: int) -> Employee:
-    employee = db.get(Employee, employee_id)
-    if employee is None or employee.erased_at is not None:
-        raise NotFoundError("No such employee.")
-    return employee
-
-
 def restrict_employee(
     db: Session,
     employee_id: int,
@@ -45,7 +38,7 @@ def restrict_employee(
     actor: Actor,
 ) -> int:
     """Restrict processing; returns how many terminal removals were queued."""
-    employee = _employee(db, employee_id)
+    employee = get_employee(db, employee_id)
     if employee.restricted_at is not None:
         raise ConflictError("Processing is restricted already.")
     if reason not in GROUNDS:
@@ -82,7 +75,7 @@ def lift_restriction(
     actor: Actor,
 ) -> int:
     """Lift the restriction once the employee has been told; returns terminal puts queued."""
-    employee = _employee(db, employee_id)
+    employee = get_employee(db, employee_id)
     if employee.restricted_at is None:
         raise ConflictError("Processing is not restricted.")
     if notified_at.tzinfo is None:
