@@ -54,9 +54,9 @@ from terminals.base import (
     TerminalProtocolError,
     UnstorableUserError,
 )
-from terminals.sync import PinResolver
+from terminals.sync import PinResolver, remember_layouts
 from terminals.templates import absorb_templates, biometrics_enabled
-from terminals.zk.records import fit_text
+from terminals.zk.records import device_card, fit_text, name_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,8 @@ class _Plan:
     password: str | None = field(default=None, repr=False)  # None: keep the terminal's
     templates: list[DeviceTemplate] = field(default_factory=list, repr=False)
     with_templates: bool = False  # the terminal's templates are ours to manage
-    skip: str | None = None
+    skip: str | None = None  # nothing to do here any more: done, with this note
+    refuse: str | None = None  # can never be done as asked: failed, with this reason
 
 
 @dataclass
@@ -240,6 +241,7 @@ def run_commands(
                     )
                     return counts
                 commands = due_commands(db, terminal.id, clock(), BATCH)
+            remember_layouts(terminal, client)
             db.commit()
     except TerminalError as exc:
         db.rollback()
@@ -306,11 +308,13 @@ def _plan(
                 plan.pin = pins.get(employee.id) or c.pin or employee.employee_code
                 plan.name = employee.device_name or employee.full_name
                 plan.privilege = employee.device_privilege
-                card = (employee.card_number or "").strip()
-                plan.card = int(card) if card.isdigit() and int(card) < 2**32 else 0
+                card = device_card(employee.card_number)
+                plan.card = card or 0
+                if card is None:
+                    plan.refuse = "card number is not a number a terminal can hold"
                 if employee.device_password_sealed is not None:
                     if kek is None:
-                        plan.skip = "a terminal password is set but no key is loaded"
+                        plan.refuse = "a terminal password is set but no key is loaded"
                     else:
                         plan.password = open_secret(
                             kek,
@@ -318,8 +322,6 @@ def _plan(
                             purpose=DEVICE_PASSWORD_PURPOSE,
                             owner=device_password_owner(employee.id),
                         )
-                if card and not plan.card:
-                    plan.skip = "card number is not a number a terminal can hold"
                 if plan.kind is CommandKind.PUT_USER:
                     plan.templates = [
                         DeviceTemplate(
@@ -336,10 +338,10 @@ def _plan(
 
 # --------------------------------------------------------------------------- 2. execute
 def _execute(plan: _Plan, view: _DeviceView, client: TerminalClient) -> _Result:
+    if plan.refuse is not None:
+        return _Result(plan, CommandState.FAILED, error=plan.refuse)
     if plan.skip is not None:
-        permanent = "card" in plan.skip or "key" in plan.skip
-        state = CommandState.FAILED if permanent else CommandState.DONE
-        return _Result(plan, state, outcome={"skipped": plan.skip}, error=None)
+        return _Result(plan, CommandState.DONE, outcome={"skipped": plan.skip})
     if plan.kind is CommandKind.PUT_USER:
         return _put(plan, view, client)
     if plan.kind is CommandKind.DELETE_USER:
@@ -376,7 +378,7 @@ def _wanted_user(plan: _Plan, existing: DeviceUser | None, uid: int) -> DeviceUs
 def _same_user(existing: DeviceUser, wanted: DeviceUser, client: TerminalClient) -> bool:
     size = getattr(client, "user_size", None) or 72
     encoding = getattr(getattr(client, "endpoint", None), "encoding", "utf-8")
-    name = fit_text(wanted.name, 8 if size == 28 else 24, encoding)
+    name = fit_text(wanted.name, name_bytes(size), encoding)
     return (existing.name, existing.privilege, existing.card, existing.password) == (
         name,
         wanted.privilege,
@@ -657,14 +659,13 @@ def _reconcile(
         vault = {int(eid): int(n) for eid, n in rows}
     missing = differing = removing = unknown = 0
     corrections: list[tuple[int, str]] = []
-    limit = 8 if (terminal.capabilities or {}).get("user_size") == 28 else 24
+    limit = name_bytes((terminal.capabilities or {}).get("user_size") or 72)
     for pin, employee in by_pin.items():
         on_device = device.get(pin)
-        card = (employee.card_number or "").strip()
         wanted = (
             fit_text(employee.device_name or employee.full_name, limit, terminal.encoding),
             employee.device_privilege,
-            int(card) if card.isdigit() and int(card) < 2**32 else 0,
+            device_card(employee.card_number) or 0,
         )
         stale = on_device is None or (on_device.name, on_device.privilege, on_device.card) != wanted
         short = on_device is not None and fingers.get(on_device.uid, 0) < vault.get(employee.id, 0)

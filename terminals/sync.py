@@ -424,13 +424,18 @@ def _sync(
         terminal.last_user_count = sizes.users
         terminal.last_template_count = sizes.fingers
         terminal.firmware = info.firmware or terminal.firmware
-        # Remember the layouts this terminal uses: they settle a read whose count moved.
-        caps = dict(terminal.capabilities or {})
-        learned = {k: getattr(client, k, None) for k in ("user_size", "record_size")}
-        caps.update({k: v for k, v in learned.items() if v})
-        if caps != terminal.capabilities:
-            terminal.capabilities = caps
+        remember_layouts(terminal, client)
         run.status = "ok"
+
+
+def remember_layouts(terminal: Terminal, client: TerminalClient) -> None:
+    """Keep the record layouts a session learned: they settle a read whose count moved, and
+    tell the name length a black-and-white terminal holds."""
+    caps = dict(terminal.capabilities or {})
+    learned = {k: getattr(client, k, None) for k in ("user_size", "record_size")}
+    caps.update({k: v for k, v in learned.items() if v})
+    if caps != terminal.capabilities:
+        terminal.capabilities = caps
 
 
 def _pull_templates(

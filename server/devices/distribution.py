@@ -121,10 +121,6 @@ def expected_employees(db: Session, terminal: Terminal) -> list[Employee]:
     )
 
 
-def belongs_on(db: Session, employee: Employee, terminal: Terminal) -> bool:
-    return any(t.id == terminal.id for t in terminals_for(db, employee))
-
-
 def pins_for(
     db: Session, employees: Sequence[Employee], terminal: Terminal, *, at: datetime | None = None
 ) -> dict[int, str]:
@@ -295,17 +291,13 @@ def put_everywhere(db: Session, employee: Employee, *, cause: str) -> list[Termi
     return _queue_each(db, terminals_for(db, employee), CommandKind.PUT_USER, employee, cause=cause)
 
 
-def remove_everywhere(
-    db: Session, employee: Employee, *, cause: str, keep: Iterable[int] = ()
-) -> list[TerminalCommand]:
-    """Queue deleting the employee from every binary terminal except ``keep`` (ids).
+def remove_everywhere(db: Session, employee: Employee, *, cause: str) -> list[TerminalCommand]:
+    """Queue deleting the employee from every binary terminal.
 
     Every terminal, not only the managed ones: a terminated employee must not clock in at a
     terminal someone enrolled them on by hand.
     """
-    kept = set(keep)
-    others = [t for t in binary_terminals(db) if t.id not in kept]
-    return _queue_each(db, others, CommandKind.DELETE_USER, employee, cause=cause)
+    return _queue_each(db, binary_terminals(db), CommandKind.DELETE_USER, employee, cause=cause)
 
 
 def set_employee_areas(

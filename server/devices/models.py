@@ -254,6 +254,9 @@ class TerminalCommand(Base):
         CheckConstraint("state IN ('pending', 'done', 'failed', 'superseded')", name="state"),
         CheckConstraint("finger IS NULL OR (finger >= 0 AND finger < 10)", name="finger_range"),
         Index("ix_terminal_commands_queue", "terminal_id", "state", "id"),
+        # The worker asks every second which terminals have due commands: only the pending
+        # few, however many done ones the outbox keeps.
+        Index("ix_terminal_commands_due", "state", "next_attempt_at"),
         Index("ix_terminal_commands_reference", "reference"),
     )
 

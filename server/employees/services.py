@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Employees: create, change and terminate, with their terminals kept in step (issues #5, #6).
+"""Employees: change and terminate, with their terminals kept in step (issues #5, #6).
 
 Every change a terminal shows (name, card, privilege, status) queues the matching command
 for each terminal the employee belongs on, in the same transaction. Services flush and
@@ -92,35 +92,6 @@ def get_employee(db: Session, employee_id: int) -> Employee:
     employee = db.get(Employee, employee_id)
     if employee is None or employee.erased_at is not None:
         raise NotFoundError("No such employee.")
-    return employee
-
-
-def create_employee(
-    db: Session, values: dict[str, Any], *, area_ids: list[int] | None = None, actor: Actor
-) -> Employee:
-    clean = _clean(values)
-    for key in ("employee_code", "given_name", "family_name"):
-        if not clean.get(key):
-            raise ValidationError(
-                f"{key.replace('_', ' ').capitalize()} is required.", details={"field": key}
-            )
-    if db.scalar(select(Employee.id).where(Employee.employee_code == clean["employee_code"])):
-        raise ConflictError(
-            "Another employee has this employee code.", details={"field": "employee_code"}
-        )
-    employee = Employee(**clean)
-    db.add(employee)
-    db.flush()
-    record_event(
-        db,
-        "employee.created",
-        actor=actor,
-        object_type="employee",
-        object_id=employee.id,
-        subject_employee_id=employee.id,
-    )
-    if area_ids:
-        distribution.set_employee_areas(db, employee.id, area_ids, actor=actor)
     return employee
 
 

@@ -125,6 +125,21 @@ def fit_text(text: str, limit: int, encoding: str) -> str:
     return out
 
 
+def name_bytes(user_size: int) -> int:
+    """How many name bytes a user record of this size holds (§10.2, §10.3)."""
+    return 8 if user_size == 28 else 24
+
+
+def device_card(card_number: str | None) -> int | None:
+    """A card number as terminals store it (u32); 0 for none, None if it cannot be held."""
+    text = (card_number or "").strip()
+    if not text:
+        return 0
+    if not text.isdigit() or int(text) >= 2**32:
+        return None
+    return int(text)
+
+
 def fit_user(user: DeviceUser, size: int, encoding: str) -> DeviceUser:
     """``user`` as the ``size``-byte layout can hold it, or ValueError saying what cannot fit.
 
@@ -146,21 +161,21 @@ def fit_user(user: DeviceUser, size: int, encoding: str) -> DeviceUser:
         group = user.group_id or "0"
         if not group.isdigit() or int(group) > 255:
             raise ValueError("this model holds group numbers 0 to 255 only")
-        name_limit, password_limit = 8, 5
+        password_limit = 5
     else:
         if not pin or not pin.isascii() or not pin.isprintable() or len(pin) > 24:
             raise ValueError("a PIN is 1 to 24 printable ASCII characters")
         group = user.group_id
         if len(group.encode("ascii", errors="ignore")) > 7:
             raise ValueError("a group id is at most 7 characters")
-        name_limit, password_limit = 24, 8
+        password_limit = 8
     password = user.password
     if len(password.encode(encoding, errors="ignore")) > password_limit:
         raise ValueError(f"a terminal password is at most {password_limit} characters")
     return DeviceUser(
         uid=user.uid,
         pin=pin,
-        name=fit_text(user.name, name_limit, encoding),
+        name=fit_text(user.name, name_bytes(size), encoding),
         privilege=user.privilege,
         card=user.card,
         group_id=group,

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from biometrics.keys import KeyEncryptionKey
@@ -611,3 +611,29 @@ def test_restriction_takes_the_employee_off_terminals_until_lifted_with_a_notice
     ).all()
     assert "employee.restricted" in actions
     assert "employee.restriction_lifted" in actions
+
+
+def test_bad_employee_input_is_refused_and_nothing_reaches_a_terminal(
+    db: Session, site: dict[str, Any], kek: KeyEncryptionKey
+) -> None:
+    from server.employees.services import set_device_password, update_employee
+
+    ana = site["ana"]
+    in_north(db, site, kek)
+    before = db.scalar(select(func.count()).select_from(TerminalCommand))
+    for values, field in (
+        ({"card_number": "12-34"}, "card_number"),
+        ({"device_privilege": 3}, "device_privilege"),
+        ({"given_name": "  "}, "given_name"),
+        ({"device_name": "x" * 25}, "device_name"),
+        ({"salary": 1}, "salary"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            update_employee(db, ana.id, values, actor=ACTOR)
+        assert caught.value.details == {"field": field}
+    with pytest.raises(ValidationError, match="digits"):
+        set_device_password(db, ana.id, "123456789", kek=kek, actor=ACTOR)
+    db.refresh(ana)
+    assert (ana.card_number, ana.device_privilege, ana.given_name) == ("4242", 0, "Ana")
+    assert ana.device_password_sealed is None
+    assert db.scalar(select(func.count()).select_from(TerminalCommand)) == before
