@@ -8,7 +8,6 @@ Create Date: 2026-11-22 15:27:48.044765
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
