@@ -85,3 +85,74 @@ class Punch(Base):
 
     def __repr__(self) -> str:
         return f"<Punch {self.id} {self.terminal_serial}>"
+
+
+class CorrectionAction(enum.StrEnum):
+    AMEND = "amend"  # another time and/or state
+    VOID = "void"  # the punch should not count (duplicate, test, someone else's card)
+
+
+class CorrectionReason(enum.StrEnum):
+    """Why a punch is corrected: a closed list, so reports can count them (#7)."""
+
+    FORGOT_TO_PUNCH = "forgot_to_punch"
+    TERMINAL_FAULT = "terminal_fault"
+    WRONG_STATE = "wrong_state"
+    DUPLICATE = "duplicate"
+    EMPLOYEE_REQUEST = "employee_request"  # rectification request in the register
+    OTHER = "other"
+
+
+class CorrectionStatus(enum.StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class PunchCorrection(Base):
+    """A correction of a punch (rectification, GDPR 16). Append-only: the punch itself never
+    changes; the newest approved correction of a punch is its effective value."""
+
+    __tablename__ = "punch_corrections"
+    __table_args__ = (
+        CheckConstraint("action IN ('amend', 'void')", name="action"),
+        CheckConstraint("status IN ('proposed', 'approved', 'rejected')", name="status"),
+        CheckConstraint(
+            "action <> 'amend' OR occurred_at IS NOT NULL OR punch_state IS NOT NULL",
+            name="amend_changes_something",
+        ),
+        CheckConstraint(
+            "status = 'proposed' OR (decided_by_id IS NOT NULL AND decided_at IS NOT NULL)",
+            name="decision_recorded",
+        ),
+        Index("ix_punch_corrections_punch", "punch_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, info=_att())
+    punch_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("punches.id", ondelete="RESTRICT"), info=_att()
+    )
+    employee_id: Mapped[int] = mapped_column(
+        ForeignKey("employees.id", ondelete="RESTRICT"), index=True, info=_att()
+    )
+    action: Mapped[str] = mapped_column(String(8), info=_att())
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime, info=_att())
+    punch_state: Mapped[int | None] = mapped_column(SmallInteger, info=_att())
+    reason: Mapped[str] = mapped_column(String(24), info=_att())
+    # What the employee or HR said; stays with the correction, never in the operation log.
+    note: Mapped[str | None] = mapped_column(String(500), info=_att())
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subject_requests.id", ondelete="SET NULL"), info=_att()
+    )
+    status: Mapped[str] = mapped_column(String(12), default=CorrectionStatus.PROPOSED, info=_att())
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), info=_att()
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, info=_att())
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), info=_att()
+    )
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, info=_att())
+
+    def __repr__(self) -> str:
+        return f"<PunchCorrection {self.id} {self.action} {self.status}>"

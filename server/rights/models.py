@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -121,3 +122,94 @@ class SubjectRequest(Base):
 
     def __repr__(self) -> str:
         return f"<SubjectRequest {self.id} {self.kind} {self.status}>"
+
+
+class ErasureState(enum.StrEnum):
+    RUNNING = "running"
+    WAITING_FOR_TERMINALS = "waiting_for_terminals"
+    COMPLETED = "completed"
+
+
+def _erasure_pd() -> dict[str, object]:
+    # The erasure's own record is proof that the request was answered: kept like the request.
+    return pd(
+        Category.REQUEST,
+        subject="link:employee_id",
+        retention=_KEEP,
+        erasure=Erasure.KEEP_RESTRICTED,
+    )
+
+
+class ErasureRun(Base):
+    """One erasure, executed step by step (#7).
+
+    ``next_step`` is the checkpoint: each step does its work and moves it forward in one
+    transaction, so a crash leaves a step either done and recorded or not done at all. The
+    receipt holds identifiers and counts only.
+    """
+
+    __tablename__ = "erasure_runs"
+    __table_args__ = (
+        CheckConstraint("state IN ('running', 'waiting_for_terminals', 'completed')", name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, info=_erasure_pd())
+    # NULL when an erasure is replayed after restoring a backup older than its request.
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subject_requests.id", ondelete="RESTRICT"), unique=True, info=_erasure_pd()
+    )
+    employee_id: Mapped[int] = mapped_column(
+        ForeignKey("employees.id", ondelete="RESTRICT"), index=True, info=_erasure_pd()
+    )
+    state: Mapped[str] = mapped_column(
+        String(24), default=ErasureState.RUNNING, info=not_personal()
+    )
+    next_step: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
+    # {"steps": [...], "tables": {table: {"action", "rows"}}, "terminals": {...}}
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, info=not_personal())
+    receipt_digest: Mapped[str | None] = mapped_column(String(64), info=not_personal())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, info=_erasure_pd())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, info=_erasure_pd())
+    started_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), info=_erasure_pd()
+    )
+
+    def __repr__(self) -> str:
+        return f"<ErasureRun {self.id} step {self.next_step} {self.state}>"
+
+
+class Download(Base):
+    """A file produced for someone to fetch (access packages), behind an expiring token.
+
+    Only a hash of the token is stored; every fetch is counted and in the operation log. The
+    file goes when the link expires, or with the employee's erasure.
+    """
+
+    __tablename__ = "downloads"
+    __table_args__ = (Index("ix_downloads_expires", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, info=_req())
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=not_personal())
+    employee_id: Mapped[int] = mapped_column(
+        ForeignKey("employees.id", ondelete="RESTRICT"), index=True, info=_req()
+    )
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subject_requests.id", ondelete="SET NULL"), info=_req()
+    )
+    kind: Mapped[str] = mapped_column(String(24), info=not_personal())
+    # Under <data>/exports; named by ids, never by a name or code.
+    filename: Mapped[str] = mapped_column(String(200), info=not_personal())
+    content_type: Mapped[str] = mapped_column(String(100), info=not_personal())
+    size: Mapped[int] = mapped_column(Integer, info=not_personal())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, info=_req())
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), info=_req()
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, info=_req())
+    fetch_count: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, info=_req())
+    # When the file was removed (expiry or erasure); the row stays as proof of delivery.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+
+    def __repr__(self) -> str:
+        return f"<Download {self.id} {self.kind}>"
