@@ -87,11 +87,13 @@ def create_app(
     # 8. Blueprints
     from server.auth.views import bp as auth_bp
     from server.dashboard.views import bp as dashboard_bp
+    from server.rights.views import bp as rights_bp
     from server.system.views import bp as system_bp
 
     app.register_blueprint(system_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(rights_bp)
     return app
 
 
