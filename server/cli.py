@@ -634,6 +634,7 @@ def worker(
         lease_ttl=timedelta(seconds=lease_seconds),
         realtime=realtime and not once,
         kek=kek,
+        data_dir=settings.data_dir,
     )
     if once:
         w.run_once()

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,13 +27,18 @@ from biometrics.keys import KeyEncryptionKey
 from server.db import utcnow
 from server.devices import distribution
 from server.devices.models import CommandState, Terminal, TerminalCommand
+from server.rights import erasure
 from terminals import leases, outbox
 from terminals.base import TerminalClient, TerminalError
+from terminals.outbox import WORKER
 from terminals.sync import sync_terminal
 
 logger = logging.getLogger(__name__)
 
 ClientFactory = Callable[[Terminal], TerminalClient]
+
+# How often waiting erasures are looked at: a terminal's confirmation shows up within this.
+ERASURE_CHECK_SECONDS = 15.0
 
 
 def default_name() -> str:
@@ -52,6 +58,7 @@ class Worker:
         realtime: bool = False,
         kek: KeyEncryptionKey | None = None,
         reconcile_every: timedelta | None = distribution.RECONCILE_EVERY,
+        data_dir: Path | None = None,
     ) -> None:
         self.sessions = sessions
         self.connect = connect
@@ -68,6 +75,10 @@ class Worker:
         self.kek = kek
         self.reconcile_every = reconcile_every
         self._next_reconcile_check = 0.0
+        # Erasures waiting for terminals are advanced here (tombstones and exports live in
+        # the data folder); without one, `rollcall rights erase` advances them.
+        self.data_dir = data_dir
+        self._next_erasure_check = 0.0
         self._polling_only: set[int] = set()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rollcall-sync")
         self._running: dict[int, Future[None]] = {}
@@ -87,6 +98,7 @@ class Worker:
             return False
         now = self.clock()
         started = 0
+        self._advance_erasures()
         with self.sessions() as db:
             self._schedule_reconciliation(db, now)
             commands_due = (
@@ -139,6 +151,20 @@ class Worker:
         else:
             db.rollback()
 
+    def _advance_erasures(self) -> None:
+        if self.data_dir is None or time.monotonic() < self._next_erasure_check:
+            return
+        self._next_erasure_check = time.monotonic() + ERASURE_CHECK_SECONDS
+        try:
+            for outcome in erasure.resume_waiting(
+                self.sessions, data_dir=self.data_dir, actor=WORKER
+            ):
+                if outcome.state == "completed":
+                    logger.info("erasure %d completed", outcome.run_id)
+        except Exception:
+            # An erasure that cannot advance must not stop synchronisation; it retries.
+            logger.exception("advancing erasures failed")
+
     def run(self, idle_sleep: float = 1.0) -> None:
         logger.info("worker %s started with %d threads", self.name, self.threads)
         try:
@@ -157,6 +183,9 @@ class Worker:
                 pending = [f for f in self._running.values() if not f.done()]
             if not pending:
                 if not self.step():
+                    # What the terminals just confirmed may let an erasure finish.
+                    self._next_erasure_check = 0.0
+                    self._advance_erasures()
                     return
                 continue
             pending[0].result(timeout=max(0.0, deadline - time.monotonic()))

@@ -291,13 +291,22 @@ def put_everywhere(db: Session, employee: Employee, *, cause: str) -> list[Termi
     return _queue_each(db, terminals_for(db, employee), CommandKind.PUT_USER, employee, cause=cause)
 
 
-def remove_everywhere(db: Session, employee: Employee, *, cause: str) -> list[TerminalCommand]:
+def remove_everywhere(
+    db: Session, employee: Employee, *, cause: str, reference: str | None = None
+) -> list[TerminalCommand]:
     """Queue deleting the employee from every binary terminal.
 
     Every terminal, not only the managed ones: a terminated employee must not clock in at a
     terminal someone enrolled them on by hand.
     """
-    return _queue_each(db, binary_terminals(db), CommandKind.DELETE_USER, employee, cause=cause)
+    return _queue_each(
+        db,
+        binary_terminals(db),
+        CommandKind.DELETE_USER,
+        employee,
+        cause=cause,
+        reference=reference,
+    )
 
 
 def set_employee_areas(

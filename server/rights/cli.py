@@ -22,7 +22,7 @@ def rights() -> None:
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Where to write the ZIP (default: the instance's data/exports folder).",
+    help="Write the ZIP to this file instead of making an expiring download link.",
 )
 @click.option(
     "--locale",
@@ -30,33 +30,64 @@ def rights() -> None:
     default=None,
     help="Language of the printable page (default: the employee's).",
 )
+@click.option("--request", "request_id", type=int, default=None, help="Register entry, if any.")
+@click.option(
+    "--days", type=click.IntRange(1, 30), default=7, show_default=True, help="Link lifetime."
+)
 @click.pass_context
-def export(ctx: click.Context, employee_code: str, out: Path | None, locale: str | None) -> None:
-    """Write EMPLOYEE_CODE's access package: data.json, csv/*.csv and a printable index.html.
+def export(
+    ctx: click.Context,
+    employee_code: str,
+    out: Path | None,
+    locale: str | None,
+    request_id: int | None,
+    days: int,
+) -> None:
+    """Produce EMPLOYEE_CODE's access package: data.json, csv/*.csv and a printable index.html.
 
-    The file is created readable by its owner only; the export is in the operation log.
+    By default it becomes a download link for a privacy officer or administrator, valid
+    --days days, each fetch logged; with --out it is written to a file readable by its owner
+    only. Either way the export is in the operation log.
     """
+    from datetime import timedelta
+
     from server.audit.services import Actor
     from server.cli import _session, _settings
     from server.rights.access import build_access_package
+    from server.rights.downloads import create_download
 
     settings = _settings(ctx)
+    actor = Actor.system("cli")
     with _session(settings) as db:
         employee_id = _employee_id(db, employee_code)
-        package = build_access_package(db, employee_id, actor=Actor.system("cli"), locale=locale)
+        package = build_access_package(db, employee_id, actor=actor, locale=locale)
         data = package.to_zip()
-        target = out or settings.data_dir / "exports" / (
-            f"access-{employee_code}-{package.generated_at:%Y%m%dT%H%M%SZ}.zip"
-        )
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        rows = sum(len(r) for r in package.data.values())
+        summary = f"{len(data) // 1024} KiB, {rows} records in {len(package.data)} tables"
+        if out is None:
+            item, token = create_download(
+                db,
+                data_dir=settings.data_dir,
+                employee_id=employee_id,
+                kind="access",
+                content=data,
+                content_type="application/zip",
+                suffix="zip",
+                actor=actor,
+                request_id=request_id,
+                lifetime=timedelta(days=days),
+            )
+            db.commit()
+            click.echo(f"Access package ready ({summary}).")
+            click.echo(f"Download link, valid until {item.expires_at:%Y-%m-%d %H:%M} UTC:")
+            click.echo(f"  /downloads/{token}")
+            return
+        out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         db.commit()  # the audit entry of the export
-    rows = sum(len(r) for r in package.data.values())
-    click.echo(
-        f"Wrote {target} ({len(data) // 1024} KiB, {rows} records in {len(package.data)} tables)"
-    )
+    click.echo(f"Wrote {out} ({summary})")
 
 
 @rights.command("register")
@@ -148,6 +179,121 @@ def lift(ctx: click.Context, employee_code: str, method: str, evidence: str | No
             fail(exc.message)
         db.commit()
         click.echo(f"{employee_code}: restriction lifted; queued for {puts} terminal(s).")
+
+
+@rights.command("erase")
+@click.argument("request_id", type=int)
+@click.pass_context
+def erase(ctx: click.Context, request_id: int) -> None:
+    """Erase the employee of erasure request REQUEST_ID (identity verified, work started).
+
+    Runs every step it can; when terminals have yet to confirm their deletes, says which and
+    leaves the request waiting: the worker finishes it when they do (running this again
+    resumes it too). A crash or Ctrl-C resumes where it stopped.
+    """
+    from server.audit.services import Actor
+    from server.cli import _session, _settings, fail
+    from server.db import make_engine, make_sessionmaker
+    from server.errors import AppError
+    from server.rights.erasure import run_erasure, start_erasure
+
+    settings = _settings(ctx)
+    actor = Actor.system("cli")
+    with _session(settings) as db:
+        try:
+            run_id = start_erasure(db, request_id, actor=actor).id
+        except AppError as exc:
+            fail(exc.message)
+        db.commit()
+    engine = make_engine(settings.database_url)
+    try:
+        outcome = run_erasure(
+            make_sessionmaker(engine), run_id, data_dir=settings.data_dir, actor=actor
+        )
+    finally:
+        engine.dispose()
+    if outcome.state == "completed":
+        click.echo(f"Erasure {run_id} completed; its receipt is in the operation log.")
+        if not outcome.scrubbed:
+            click.echo("The database log was busy; it is cleared at the next run.", err=True)
+    else:
+        click.echo(
+            f"Erasure {run_id}: waiting for {len(outcome.waiting_on)} terminal(s) to confirm: "
+            + ", ".join(outcome.waiting_on)
+        )
+
+
+@rights.command("erasure")
+@click.argument("run_id", type=int)
+@click.pass_context
+def erasure_receipt(ctx: click.Context, run_id: int) -> None:
+    """Show erasure RUN_ID's receipt and whether it matches the operation log."""
+    import json
+
+    from server.cli import _session, _settings, fail
+    from server.rights.erasure import verify_receipt
+    from server.rights.models import ErasureRun
+
+    with _session(_settings(ctx)) as db:
+        run = db.get(ErasureRun, run_id)
+        if run is None:
+            fail(f"no erasure {run_id}")
+        click.echo(
+            f"Erasure {run.id}: {run.state}, step {run.next_step}/{len(run.receipt['plan'])}"
+        )
+        click.echo(json.dumps(run.receipt, indent=2, sort_keys=True))
+        if run.receipt_digest is not None:
+            ok = verify_receipt(db, run.id)
+            click.echo(f"Receipt {'matches' if ok else 'DOES NOT MATCH'} the operation log.")
+            if not ok:
+                ctx.exit(1)
+
+
+@rights.command("replay-erasures")
+@click.pass_context
+def replay(ctx: click.Context) -> None:
+    """After restoring a backup: erase again everyone the tombstone file says was erased."""
+    from server.audit.services import Actor
+    from server.cli import _settings
+    from server.db import make_engine, make_sessionmaker
+    from server.rights.erasure import replay_tombstones
+
+    settings = _settings(ctx)
+    engine = make_engine(settings.database_url)
+    try:
+        outcomes = replay_tombstones(
+            make_sessionmaker(engine), data_dir=settings.data_dir, actor=Actor.system("cli")
+        )
+    finally:
+        engine.dispose()
+    waiting = [o for o in outcomes if o.state != "completed"]
+    click.echo(f"Replayed {len(outcomes)} erasure(s); {len(waiting)} waiting for terminals.")
+
+
+@rights.command("purge-expired")
+@click.pass_context
+def purge(ctx: click.Context) -> None:
+    """Remove expired download files and what erased employees' data was kept for, once
+    its retention has ended (run daily)."""
+    from server.audit.services import Actor
+    from server.cli import _settings
+    from server.db import make_engine, make_sessionmaker
+    from server.rights.downloads import purge_expired_downloads
+    from server.rights.erasure import purge_expired, scrub_storage
+
+    settings = _settings(ctx)
+    actor = Actor.system("cli")
+    engine = make_engine(settings.database_url)
+    try:
+        sessions = make_sessionmaker(engine)
+        with sessions() as db:
+            files = purge_expired_downloads(db, data_dir=settings.data_dir, actor=actor)
+            rows = purge_expired(db, actor=actor)
+            db.commit()
+        scrub_storage(sessions)
+    finally:
+        engine.dispose()
+    click.echo(f"Removed {files} expired download(s) and {sum(rows.values())} kept row(s).")
 
 
 def _employee_id(db: Session, code: str) -> int:

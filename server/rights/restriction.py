@@ -58,10 +58,7 @@ def restrict_employee(
         details={"reason": reason, "request": request_id},
     )
     reference = f"restriction:{request_id}" if request_id is not None else None
-    removals = distribution.remove_everywhere(db, employee, cause="restricted")
-    for command in removals:
-        command.reference = reference
-    db.flush()
+    removals = distribution.remove_everywhere(db, employee, cause="restricted", reference=reference)
     return len(removals)
 
 

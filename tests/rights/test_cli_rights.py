@@ -56,3 +56,46 @@ def test_an_admin_restricts_processing_and_lifts_it_after_telling_the_employee(
     assert lifted.returncode == 0, lifted.stderr
     assert "restriction lifted" in lifted.stdout
     assert run(home, "rights", "lift-restriction", "7002", "--told", "letter").returncode == 1
+
+
+def test_an_admin_erases_an_employee_from_the_command_line_and_reads_the_receipt(
+    cli_instance: tuple[Path, str],
+) -> None:
+    from server.audit.services import Actor
+    from server.rights import services as register
+
+    home, _ = cli_instance
+    settings = load_settings(home, environ={})
+    engine = make_engine(settings.database_url)
+    with make_sessionmaker(engine)() as db:
+        e = Employee(employee_code="7003", given_name="Eva", family_name="Reis")
+        db.add(e)
+        db.flush()
+        req = register.receive_request(db, employee_id=e.id, kind="erasure", actor=Actor("t"))
+        db.commit()
+        request_id = req.id
+    engine.dispose()
+    link = run(home, "rights", "export", "7003", "--days", "2")
+    assert link.returncode == 0, link.stderr
+    assert "/downloads/" in link.stdout
+    early = run(home, "rights", "erase", str(request_id))
+    assert early.returncode == 1
+    assert "identity is verified" in early.stderr
+    engine = make_engine(settings.database_url)
+    with make_sessionmaker(engine)() as db:
+        register.verify_identity(db, request_id, method="in_person", actor=Actor("t"))
+        register.start_work(db, request_id, actor=Actor("t"))
+        db.commit()
+    engine.dispose()
+    done = run(home, "rights", "erase", str(request_id))
+    assert done.returncode == 0, done.stderr
+    assert "completed" in done.stdout
+    assert list((settings.data_dir / "exports").iterdir()) == []  # the package went too
+    receipt = run(home, "rights", "erasure", "1")
+    assert receipt.returncode == 0, receipt.stderr
+    assert "Receipt matches the operation log." in receipt.stdout
+    assert "Reis" not in receipt.stdout
+    assert "erasure-tombstones" in str(list(settings.data_dir.iterdir()))
+    purged = run(home, "rights", "purge-expired")
+    assert purged.returncode == 0, purged.stderr
+    assert "Removed 0 expired download(s)" in purged.stdout

@@ -1,0 +1,723 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Erasure (GDPR 17, PIPL 47; issue #7, C13), driven by the personal-data inventory.
+
+An erasure is a fixed list of steps, planned once and stored with the run:
+
+1. ``terminals``: the employee is deleted (user record and templates) from every binary
+   terminal through the command outbox, under the reference ``erasure:<run>``; pending puts
+   and enrolments of them are superseded. This comes first, while their PINs are known.
+2. ``exports``: files produced for the employee (access packages) are removed.
+3. one step per table that holds data about the employee, in dependency order, doing what
+   the inventory declares for its columns: delete the rows, anonymize the values, or keep
+   them restricted until their retention ends (time records kept under a legal obligation).
+   The employee's data key goes with ``data_keys``: what the vault held cannot be opened again.
+4. ``employee``: the profile is anonymized; the row stays as an anonymous anchor for what is
+   kept, marked erased and restricted.
+5. ``wait``: the run waits until every terminal has confirmed its delete (read back).
+6. ``commands``: the outbox rows about the employee (which hold their PINs) are deleted.
+7. ``receipt``: what was removed or anonymized where, counts and terminal confirmations; its
+   SHA-256 goes into the operation log, so the receipt is chained into it.
+8. ``tombstone``: the run is appended to a file outside the database (identifiers only), so
+   that restoring an older backup can replay the erasure (:func:`replay_tombstones`).
+
+Each step does its work and moves the run's ``next_step`` in one transaction: a crash leaves
+a step done and recorded, or not done at all, and :func:`run_erasure` resumes at the first
+step not done. After the last step the SQLite write-ahead log is checkpointed and truncated;
+with ``secure_delete`` on (server/db.py), freed pages are zeroed, so erased values are in
+neither the database file nor its WAL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import Column, Engine, Table, delete, exists, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.audit.services import Actor, record_event
+from server.db import Base, rowcount, utcnow
+from server.devices import distribution
+from server.devices.models import CommandKind, CommandState, Terminal, TerminalCommand
+from server.employees.models import Employee, EmployeeStatus
+from server.errors import ConflictError, NotFoundError, ValidationError
+from server.inventory import Erasure, PersonalData, declaration
+from server.rights import services as register
+from server.rights.models import (
+    Download,
+    ErasureRun,
+    ErasureState,
+    RequestKind,
+    RequestStatus,
+    SubjectRequest,
+)
+
+logger = logging.getLogger(__name__)
+
+TOMBSTONE_FILE = "erasure-tombstones.jsonl"
+
+# Tables never touched row by row: the operation log is a hash chain (deleting one entry
+# would break it) and holds identifiers only; it is pruned as a whole by its own retention.
+CHAINED_TABLES = frozenset({"audit_events", "audit_head"})
+
+# Handled by their own steps: outbox rows after the terminals confirmed, the profile last.
+OWN_STEPS = frozenset({"terminal_commands", "employees"})
+
+# For rows kept restricted: the column that dates the retention rule's event (NULL: the
+# erasure itself, e.g. a consent never withdrawn before, a request still open).
+RETENTION_CLOCKS: dict[str, str] = {
+    "punches": "occurred_at",
+    "punch_corrections": "created_at",
+    "consents": "withdrawn_at",
+    "subject_requests": "closed_at",
+    "erasure_runs": "completed_at",
+    "downloads": "created_at",
+}
+
+# What an anonymized NOT NULL column becomes (nullable ones become NULL). A test fails when
+# a NOT NULL column declared "anonymize" has no entry here.
+ANONYMIZED: dict[str, Callable[[int], object]] = {
+    "employees.employee_code": lambda pk: f"erased-{pk}",
+    "employees.given_name": lambda pk: "",
+    "employees.family_name": lambda pk: "",
+    "employees.status": lambda pk: EmployeeStatus.TERMINATED.value,
+    "employees.verify_mode": lambda pk: "card",
+    "employees.device_privilege": lambda pk: 0,
+}
+
+# Never reset by anonymizing the profile: the erasure's own markers.
+_PROFILE_MARKERS = frozenset({"restricted_at"})
+
+
+@dataclass(frozen=True, slots=True)
+class TablePlan:
+    table: str
+    link: str  # the column naming the employee
+    action: Erasure  # delete, anonymize or keep-restricted
+    columns: tuple[str, ...]  # anonymized columns
+    retention: str
+
+
+def _link_and_decls(table: Table) -> tuple[str, list[tuple[Column[Any], PersonalData]]] | None:
+    decls = [(c, d) for c in table.columns if (d := declaration(c)) is not None]
+    for _column, decl in decls:
+        if decl.link_column:
+            return decl.link_column, decls
+    return None
+
+
+def plan_tables() -> list[TablePlan]:
+    """What erasure does to each table about an employee, children before parents."""
+    plans: list[TablePlan] = []
+    for table in reversed(Base.metadata.sorted_tables):
+        if table.name in CHAINED_TABLES or table.name in OWN_STEPS:
+            continue
+        found = _link_and_decls(table)
+        if found is None:
+            continue
+        link, decls = found
+        actions = {d.erasure for _, d in decls}
+        retention = next(d.retention for _, d in decls if d.link_column == link)
+        if Erasure.DELETE in actions:
+            plans.append(TablePlan(table.name, link, Erasure.DELETE, (), retention))
+        elif Erasure.ANONYMIZE in actions:
+            columns = tuple(
+                c.name for c, d in decls if d.erasure is Erasure.ANONYMIZE and c.name != link
+            )
+            plans.append(TablePlan(table.name, link, Erasure.ANONYMIZE, columns, retention))
+        elif Erasure.KEEP_RESTRICTED in actions:
+            plans.append(TablePlan(table.name, link, Erasure.KEEP_RESTRICTED, (), retention))
+    return plans
+
+
+def plan_steps() -> list[str]:
+    return [
+        "terminals",
+        "exports",
+        *(f"table:{p.table}" for p in plan_tables()),
+        "employee",
+        "wait",
+        "commands",
+        "receipt",
+        "tombstone",
+    ]
+
+
+def reference(run_id: int) -> str:
+    return f"erasure:{run_id}"
+
+
+# --------------------------------------------------------------------------- retention
+def add_period(when: datetime, retention: str, *, sign: int = 1) -> datetime:
+    """``when`` moved by the duration of a retention rule such as ``record+3y``."""
+    _event, _, amount = retention.partition("+")
+    n, unit = int(amount[:-1]) * sign, amount[-1]
+    if unit == "d":
+        return when + timedelta(days=n)
+    months = n * 12 if unit == "y" else n
+    total = when.year * 12 + when.month - 1 + months
+    year, month = divmod(total, 12)
+    day = min(when.day, _days_in_month(year, month + 1))
+    return when.replace(year=year, month=month + 1, day=day)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    nxt = date(year + month // 12, month % 12 + 1, 1)
+    return (nxt - timedelta(days=1)).day
+
+
+# --------------------------------------------------------------------------- starting
+def start_erasure(db: Session, request_id: int, *, actor: Actor) -> ErasureRun:
+    """Open the erasure run of an erasure request whose requester's identity is verified
+    and whose work has started (register state ``in_progress``). Flushes; caller commits."""
+    req = db.get(SubjectRequest, request_id)
+    if req is None:
+        raise NotFoundError(f"no request {request_id}")
+    if req.kind != RequestKind.ERASURE:
+        raise ValidationError(f"request {request_id} is a {req.kind} request, not an erasure")
+    if req.status != RequestStatus.IN_PROGRESS:
+        raise ConflictError(
+            f"request {request_id} is {req.status}: an erasure starts once the identity is "
+            "verified and work has started"
+        )
+    existing = db.scalar(select(ErasureRun).where(ErasureRun.request_id == request_id))
+    if existing is not None:
+        return existing
+    return _open_run(db, req.employee_id, request_id=request_id, actor=actor)
+
+
+def _open_run(db: Session, employee_id: int, *, request_id: int | None, actor: Actor) -> ErasureRun:
+    employee = db.get(Employee, employee_id)
+    if employee is None:
+        raise NotFoundError(f"no employee {employee_id}")
+    running = db.scalar(
+        select(ErasureRun.id).where(
+            ErasureRun.employee_id == employee_id,
+            ErasureRun.state != ErasureState.COMPLETED.value,
+        )
+    )
+    if running is not None:
+        raise ConflictError(f"erasure {running} of this employee is still under way")
+    run = ErasureRun(
+        request_id=request_id,
+        employee_id=employee_id,
+        state=ErasureState.RUNNING.value,
+        next_step=0,
+        receipt={"plan": plan_steps(), "tables": {}, "terminals": {}, "files": 0},
+        started_by_id=actor.account_id,
+    )
+    db.add(run)
+    db.flush()
+    record_event(
+        db,
+        "rights.erasure_started",
+        actor=actor,
+        object_type="erasure",
+        object_id=run.id,
+        subject_employee_id=employee_id,
+        details={"request": request_id, "steps": len(run.receipt["plan"])},
+    )
+    return run
+
+
+# --------------------------------------------------------------------------- running
+@dataclass(frozen=True, slots=True)
+class ErasureOutcome:
+    run_id: int
+    state: str
+    steps_done: int
+    waiting_on: list[str]  # terminal serial numbers still to confirm
+    scrubbed: bool  # SQLite: the WAL was checkpointed and truncated
+
+
+StepHook = Callable[[str], None]
+
+
+def run_erasure(
+    sessions: sessionmaker[Session],
+    run_id: int,
+    *,
+    data_dir: Path,
+    actor: Actor,
+    after_step: StepHook | None = None,
+) -> ErasureOutcome:
+    """Run the erasure's remaining steps, each in its own transaction, until it completes or
+    must wait for terminals. ``after_step(name)`` runs after a step's work, before its commit
+    (tests make it raise to stand for a crash)."""
+    while True:
+        with sessions() as db:
+            run = db.get(ErasureRun, run_id)
+            if run is None:
+                raise NotFoundError(f"no erasure {run_id}")
+            plan: list[str] = list(run.receipt["plan"])
+            if run.next_step >= len(plan):
+                db.rollback()
+                break
+            step = plan[run.next_step]
+            done = _run_step(db, run, step, data_dir=data_dir, actor=actor)
+            if not done:  # waiting for terminals: nothing moved but the state
+                db.commit()
+                return _outcome(sessions, run_id, scrubbed=False)
+            run.next_step += 1
+            if run.next_step >= len(plan):
+                run.state = ErasureState.COMPLETED.value
+                run.completed_at = utcnow()
+            db.flush()
+            if after_step is not None:
+                after_step(step)
+            db.commit()
+    scrubbed = scrub_storage(sessions)
+    return _outcome(sessions, run_id, scrubbed=scrubbed)
+
+
+def _outcome(sessions: sessionmaker[Session], run_id: int, *, scrubbed: bool) -> ErasureOutcome:
+    with sessions() as db:
+        run = db.get(ErasureRun, run_id)
+        assert run is not None  # noqa: S101  # read back what the caller just ran
+        waiting = sorted(
+            serial for serial, t in run.receipt["terminals"].items() if t["state"] != "done"
+        )
+        return ErasureOutcome(run.id, run.state, run.next_step, waiting, scrubbed)
+
+
+def _run_step(db: Session, run: ErasureRun, step: str, *, data_dir: Path, actor: Actor) -> bool:
+    if step.startswith("table:"):
+        plans = {p.table: p for p in plan_tables()}
+        rows = _erase_table(db, run, plans[step.removeprefix("table:")])
+        _note_step(db, run, step, actor, rows=rows)
+        return True
+    handler = _HANDLERS[step]
+    return handler(db, run, data_dir=data_dir, actor=actor)
+
+
+def _set_receipt(run: ErasureRun, key: str, value: Any) -> None:
+    # A new dict each time: the JSON column sees the assignment.
+    receipt = dict(run.receipt)
+    receipt[key] = value
+    run.receipt = receipt
+
+
+def _note_step(db: Session, run: ErasureRun, step: str, actor: Actor, **counts: int) -> None:
+    record_event(
+        db,
+        "rights.erasure_step",
+        actor=actor,
+        object_type="erasure",
+        object_id=run.id,
+        subject_employee_id=run.employee_id,
+        details={"step": step, **counts},
+    )
+
+
+def _step_terminals(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) -> bool:
+    employee = db.get(Employee, run.employee_id)
+    assert employee is not None  # noqa: S101  # RESTRICT keeps the row while a run exists
+    now = utcnow()
+    # Nothing more goes to any terminal for them: pending puts and enrolments are dropped.
+    db.execute(
+        update(TerminalCommand)
+        .where(
+            TerminalCommand.employee_id == employee.id,
+            TerminalCommand.state == CommandState.PENDING.value,
+            TerminalCommand.kind.in_((CommandKind.PUT_USER.value, CommandKind.ENROL.value)),
+        )
+        .values(state=CommandState.SUPERSEDED.value, completed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    commands = distribution.remove_everywhere(
+        db, employee, cause="erasure", reference=reference(run.id)
+    )
+    serials = {t.id: t.serial_number for t in db.scalars(select(Terminal))}
+    _set_receipt(
+        run,
+        "terminals",
+        {
+            serials[c.terminal_id]: {"command": c.id, "state": "pending", "confirmed_at": None}
+            for c in commands
+        },
+    )
+    db.flush()
+    _note_step(db, run, "terminals", actor, terminals=len(commands))
+    return True
+
+
+def _step_exports(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) -> bool:
+    downloads = list(
+        db.scalars(
+            select(Download).where(
+                Download.employee_id == run.employee_id, Download.removed_at.is_(None)
+            )
+        )
+    )
+    now = utcnow()
+    for item in downloads:
+        # Removing a file twice (a crash before this commit) is harmless; the count comes
+        # from the rows, which move with the commit.
+        (data_dir / "exports" / item.filename).unlink(missing_ok=True)
+        item.removed_at = now
+    _set_receipt(run, "files", int(run.receipt.get("files", 0)) + len(downloads))
+    db.flush()
+    _note_step(db, run, "exports", actor, files=len(downloads))
+    return True
+
+
+def _restricting_children(table: Table) -> list[tuple[Table, Column[Any], Column[Any]]]:
+    """(child table, its column, our column) for every foreign key that blocks a delete."""
+    out = []
+    for other in Base.metadata.sorted_tables:
+        for fk in other.foreign_keys:
+            if fk.column.table is table and (fk.ondelete or "RESTRICT").upper() in (
+                "RESTRICT",
+                "NO ACTION",
+            ):
+                out.append((other, fk.parent, fk.column))
+    return out
+
+
+def _erase_table(db: Session, run: ErasureRun, plan: TablePlan) -> int:
+    table = Base.metadata.tables[plan.table]
+    mine = table.c[plan.link] == run.employee_id
+    entry: dict[str, Any] = {"action": plan.action.value}
+    if plan.action is Erasure.DELETE:
+        rows = rowcount(db.execute(delete(table).where(mine)))
+    elif plan.action is Erasure.ANONYMIZE:
+        values = {c: _anonymized(table, c, run.employee_id) for c in plan.columns}
+        rows = rowcount(db.execute(update(table).where(mine).values(**values)))
+        entry["columns"] = list(plan.columns)
+    else:
+        rows = db.scalar(select(func.count()).select_from(table).where(mine)) or 0
+        clock = RETENTION_CLOCKS.get(plan.table)
+        if rows and clock is not None:
+            latest = db.scalar(select(func.max(table.c[clock])).where(mine))
+            if latest is None or db.scalar(
+                select(func.count()).select_from(table).where(mine, table.c[clock].is_(None))
+            ):
+                latest = utcnow() if latest is None else max(latest, utcnow())
+            entry["kept_until"] = add_period(latest, plan.retention).date().isoformat()
+    entry["rows"] = int(rows or 0)
+    tables = dict(run.receipt.get("tables", {}))
+    tables[plan.table] = entry
+    _set_receipt(run, "tables", tables)
+    db.flush()
+    return int(entry["rows"])
+
+
+def _anonymized(table: Table, column: str, pk: int) -> object:
+    make = ANONYMIZED.get(f"{table.name}.{column}")
+    if make is not None:
+        return make(pk)
+    if not table.c[column].nullable:
+        raise ValueError(f"{table.name}.{column} is NOT NULL and has no anonymized value")
+    return None
+
+
+def _step_employee(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) -> bool:
+    table = cast(Table, Employee.__table__)
+    columns = [
+        c.name
+        for c in table.columns
+        if (d := declaration(c)) is not None
+        and d.erasure is Erasure.ANONYMIZE
+        and c.name not in _PROFILE_MARKERS
+    ]
+    now = utcnow()
+    values: dict[str, object] = {c: _anonymized(table, c, run.employee_id) for c in columns}
+    db.execute(
+        update(table)
+        .where(table.c.id == run.employee_id)
+        .values(**values, erased_at=now, restricted_at=now, updated_at=now)
+    )
+    db.expire_all()
+    tables = dict(run.receipt.get("tables", {}))
+    tables["employees"] = {"action": "anonymize", "rows": 1, "columns": sorted(columns)}
+    _set_receipt(run, "tables", tables)
+    db.flush()
+    _note_step(db, run, "employee", actor, rows=1)
+    return True
+
+
+def _step_wait(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) -> bool:
+    """Done when every terminal's delete is confirmed; until then the request waits."""
+    terminals = dict(run.receipt.get("terminals", {}))
+    ids = [t["command"] for t in terminals.values()]
+    commands = {
+        c.id: c for c in db.scalars(select(TerminalCommand).where(TerminalCommand.id.in_(ids)))
+    }
+    for serial, entry in terminals.items():
+        command = commands.get(entry["command"])
+        if command is not None and command.state == CommandState.DONE.value:
+            outcome = command.outcome or {}
+            terminals[serial] = {
+                **entry,
+                "state": "done",
+                "confirmed_at": command.completed_at.isoformat() if command.completed_at else None,
+                "user": outcome.get("user"),
+                "templates_deleted": int(outcome.get("templates_deleted", 0)),
+            }
+        elif command is not None and command.state == CommandState.FAILED.value:
+            terminals[serial] = {**entry, "state": "failed", "error": command.last_error}
+    _set_receipt(run, "terminals", terminals)
+    pending = [s for s, t in terminals.items() if t["state"] != "done"]
+    if pending:
+        if run.state != ErasureState.WAITING_FOR_TERMINALS.value:
+            run.state = ErasureState.WAITING_FOR_TERMINALS.value
+            req = db.get(SubjectRequest, run.request_id) if run.request_id else None
+            if req is not None and req.status == RequestStatus.IN_PROGRESS:
+                register.wait_for_terminals(db, req.id, actor=actor)
+        db.flush()
+        return False
+    run.state = ErasureState.RUNNING.value
+    db.flush()
+    _note_step(db, run, "wait", actor, terminals=len(terminals))
+    return True
+
+
+def _step_commands(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) -> bool:
+    rows = rowcount(
+        db.execute(delete(TerminalCommand).where(TerminalCommand.employee_id == run.employee_id))
+    )
+    tables = dict(run.receipt.get("tables", {}))
+    tables["terminal_commands"] = {"action": "delete", "rows": int(rows or 0)}
+    _set_receipt(run, "tables", tables)
+    db.flush()
+    _note_step(db, run, "commands", actor, rows=int(rows or 0))
+    return True
+
+
+def receipt_digest(receipt: dict[str, Any]) -> str:
+    body = json.dumps(receipt, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(body.encode("ascii")).hexdigest()
+
+
+def _step_receipt(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) -> bool:
+    _set_receipt(run, "completed_at", utcnow().isoformat(timespec="seconds"))
+    run.receipt_digest = receipt_digest(run.receipt)
+    db.flush()
+    tables = run.receipt["tables"]
+    record_event(
+        db,
+        "rights.erasure_completed",
+        actor=actor,
+        object_type="erasure",
+        object_id=run.id,
+        subject_employee_id=run.employee_id,
+        details={
+            "request": run.request_id,
+            "receipt_sha256": run.receipt_digest,
+            "deleted": sum(t["rows"] for t in tables.values() if t["action"] == "delete"),
+            "anonymized": sum(t["rows"] for t in tables.values() if t["action"] == "anonymize"),
+            "kept_restricted": sum(
+                t["rows"] for t in tables.values() if t["action"] == "keep-restricted"
+            ),
+            "terminals": len(run.receipt["terminals"]),
+            "files": run.receipt.get("files", 0),
+        },
+    )
+    req = db.get(SubjectRequest, run.request_id) if run.request_id else None
+    if req is not None and not RequestStatus(req.status).closed:
+        register.complete_request(db, req.id, actor=actor)
+    return True
+
+
+def _step_tombstone(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) -> bool:
+    path = data_dir / TOMBSTONE_FILE
+    if run.id not in {t.run_id for t in read_tombstones(path)}:
+        append_tombstone(path, Tombstone(run.id, run.employee_id, run.request_id, utcnow()))
+    return True
+
+
+_HANDLERS: dict[str, Callable[..., bool]] = {
+    "terminals": _step_terminals,
+    "exports": _step_exports,
+    "employee": _step_employee,
+    "wait": _step_wait,
+    "commands": _step_commands,
+    "receipt": _step_receipt,
+    "tombstone": _step_tombstone,
+}
+
+
+def verify_receipt(db: Session, run_id: int) -> bool:
+    """The stored receipt still hashes to the digest written into the operation log."""
+    from server.audit.models import AuditEvent
+
+    run = db.get(ErasureRun, run_id)
+    if run is None or run.receipt_digest is None:
+        return False
+    logged = db.scalar(
+        select(AuditEvent.details).where(
+            AuditEvent.action == "rights.erasure_completed",
+            AuditEvent.object_type == "erasure",
+            AuditEvent.object_id == str(run_id),
+        )
+    )
+    digest = receipt_digest(run.receipt)
+    return isinstance(logged, dict) and (
+        logged.get("receipt_sha256") == digest == run.receipt_digest
+    )
+
+
+# --------------------------------------------------------------------------- storage
+def scrub_storage(sessions: sessionmaker[Session], attempts: int = 20) -> bool:
+    """SQLite: copy the WAL into the database and truncate it, so erased values live on in
+    no log page. Returns False when readers kept it busy (the next run tries again)."""
+    import time
+
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, Engine):
+        return False  # a connection inside someone's transaction (tests): cannot checkpoint
+    if bind.dialect.name != "sqlite":
+        return True
+    raw = bind.raw_connection()  # autocommit (server/db.py): no transaction around the pragma
+    try:
+        for _ in range(attempts):
+            try:
+                row = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.OperationalError:
+                row = None
+            if row is not None and row[0] == 0:
+                return True
+            time.sleep(0.05)
+    finally:
+        raw.close()
+    logger.warning("erasure: the write-ahead log is busy; it is truncated at the next run")
+    return False
+
+
+# --------------------------------------------------------------------------- tombstones
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    run_id: int
+    employee_id: int
+    request_id: int | None
+    erased_at: datetime
+
+
+def append_tombstone(path: Path, tombstone: Tombstone) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    line = json.dumps(
+        {
+            "run": tombstone.run_id,
+            "employee": tombstone.employee_id,
+            "request": tombstone.request_id,
+            "erased_at": tombstone.erased_at.isoformat(timespec="seconds"),
+        },
+        sort_keys=True,
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_tombstones(path: Path) -> list[Tombstone]:
+    if not path.exists():
+        return []
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            out.append(
+                Tombstone(
+                    int(item["run"]),
+                    int(item["employee"]),
+                    None if item.get("request") is None else int(item["request"]),
+                    datetime.fromisoformat(item["erased_at"]).astimezone(UTC),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValidationError(f"{path}: line {number} is not a tombstone ({exc})") from exc
+    return out
+
+
+def replay_tombstones(
+    sessions: sessionmaker[Session], *, data_dir: Path, actor: Actor
+) -> list[ErasureOutcome]:
+    """After restoring an older backup: erase again every employee the tombstones name who
+    is back in the database un-erased. Runs opened here have no request (it may predate the
+    backup); the receipt names the original run."""
+    outcomes = []
+    for tomb in read_tombstones(data_dir / TOMBSTONE_FILE):
+        with sessions() as db:
+            employee = db.get(Employee, tomb.employee_id)
+            if employee is None or employee.erased_at is not None:
+                continue
+            open_run = db.scalar(
+                select(ErasureRun.id).where(
+                    ErasureRun.employee_id == tomb.employee_id,
+                    ErasureRun.state != ErasureState.COMPLETED.value,
+                )
+            )
+            if open_run is None:
+                run = _open_run(db, tomb.employee_id, request_id=None, actor=actor)
+                _set_receipt(run, "replay_of", tomb.run_id)
+                db.commit()
+                open_run = run.id
+        outcomes.append(run_erasure(sessions, open_run, data_dir=data_dir, actor=actor))
+    return outcomes
+
+
+def resume_waiting(
+    sessions: sessionmaker[Session], *, data_dir: Path, actor: Actor
+) -> list[ErasureOutcome]:
+    """Advance every erasure that is not completed (the worker calls this)."""
+    with sessions() as db:
+        ids = list(
+            db.scalars(
+                select(ErasureRun.id)
+                .where(ErasureRun.state != ErasureState.COMPLETED.value)
+                .order_by(ErasureRun.id)
+            )
+        )
+    return [run_erasure(sessions, i, data_dir=data_dir, actor=actor) for i in ids]
+
+
+# --------------------------------------------------------------------------- retention
+def purge_expired(db: Session, *, now: datetime | None = None, actor: Actor) -> dict[str, int]:
+    """Delete what erased employees' rows were kept for once their retention has ended
+    (time records after their legal period, consent proofs, request records). Rows that
+    another kept row still refers to wait for it. Flushes; the caller commits and then
+    calls :func:`scrub_storage`."""
+    now = now or utcnow()
+    erased = select(Employee.id).where(Employee.erased_at.is_not(None))
+    removed: dict[str, int] = {}
+    for plan in plan_tables():
+        if plan.action is not Erasure.KEEP_RESTRICTED:
+            continue
+        table = Base.metadata.tables[plan.table]
+        clock_name = RETENTION_CLOCKS.get(plan.table)
+        if clock_name is None:
+            continue
+        cutoff = add_period(now, plan.retention, sign=-1)
+        clock = table.c[clock_name]
+        when = func.coalesce(
+            clock,
+            select(Employee.erased_at).where(Employee.id == table.c[plan.link]).scalar_subquery(),
+        )
+        condition = [table.c[plan.link].in_(erased), when < cutoff]
+        for _child, child_col, our_col in _restricting_children(table):
+            condition.append(~exists().where(child_col == table.c[our_col.name]))
+        rows = rowcount(db.execute(delete(table).where(*condition)))
+        if rows:
+            removed[plan.table] = int(rows)
+    db.flush()
+    if removed:
+        record_event(
+            db,
+            "rights.retention_purged",
+            actor=actor,
+            object_type="retention",
+            details={"rows": sum(removed.values()), **{f"rows.{t}": n for t, n in removed.items()}},
+        )
+    return removed
