@@ -3,7 +3,7 @@
 
 from server.attendance.models import Punch, PunchSource, PunchStatus
 from server.audit.models import AuditEvent, AuditHead
-from server.auth.models import Account, Role
+from server.auth.models import Account, Role, account_departments
 from server.db import Base
 from server.devices.models import PinMapping, SyncRun, Terminal, Transport
 from server.employees.models import Employee, EmployeeStatus, VerifyMode, employee_areas
@@ -37,5 +37,6 @@ __all__ = [
     "Terminal",
     "Transport",
     "VerifyMode",
+    "account_departments",
     "employee_areas",
 ]

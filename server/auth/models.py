@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -70,6 +70,35 @@ class Account(Base):
         ),
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    # The interface language the account chose ("en", "zh_CN"); None follows the browser.
+    locale: Mapped[str | None] = mapped_column(String(16), info=not_personal())
+    # Biometric actions (enrol, distribute, delete templates) need this grant besides the
+    # role (issue #6): an HR manager edits people without touching their templates.
+    biometric_permission: Mapped[bool] = mapped_column(
+        Boolean, default=False, info=not_personal()
+    )
 
     def __repr__(self) -> str:
         return f"<Account {self.id} {self.role}>"
+
+
+# Department scope of HR accounts (issue #6). An HR manager or viewer without rows sees every
+# department; with rows, only those departments and the departments below them. A department
+# in someone's scope cannot be deleted (RESTRICT): removing it must never widen that scope.
+account_departments = Table(
+    "account_departments",
+    Base.metadata,
+    Column(
+        "account_id",
+        ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+        info=not_personal(),
+    ),
+    Column(
+        "department_id",
+        ForeignKey("departments.id", ondelete="RESTRICT"),
+        primary_key=True,
+        index=True,
+        info=not_personal(),
+    ),
+)
