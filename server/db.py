@@ -8,6 +8,9 @@ Python 3.11's sqlite3 module. PostgreSQL needs nothing special.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -24,6 +27,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -133,6 +137,59 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+# Tables up to this size are rewritten by reclaim_storage on PostgreSQL (VACUUM FULL).
+REWRITE_LIMIT_BYTES = 256 * 1024 * 1024
+
+
+def reclaim_storage(engine: Engine, tables: Sequence[str], *, attempts: int = 20) -> bool:
+    """Make the database's files forget deleted and overwritten rows of ``tables`` (#7).
+
+    SQLite (with ``secure_delete`` zeroing freed cells and pages): checkpoint the WAL into
+    the database and truncate it, so no old page version survives in the log. PostgreSQL:
+    ``VACUUM FULL`` rewrites each table and its indexes without dead row versions (a short
+    exclusive lock per table; erasure touches small tables), a plain ``VACUUM`` for tables
+    above :data:`REWRITE_LIMIT_BYTES`, then a
+    ``CHECKPOINT`` when the role may. PostgreSQL's WAL segments are recycled by the server;
+    archived WAL is a backup and is erased by replaying tombstones. Returns False when the
+    database was too busy; callers try again later.
+    """
+    known = set(Base.metadata.tables)
+    unknown = [t for t in tables if t not in known]
+    if unknown:
+        raise ValueError(f"not Rollcall tables: {unknown}")  # names are interpolated below
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()  # autocommit: the pragma runs outside a transaction
+        try:
+            for _ in range(attempts):
+                try:
+                    row = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                except sqlite3.OperationalError:
+                    row = None
+                if row is not None and row[0] == 0:
+                    return True
+                time.sleep(0.05)
+            return False
+        finally:
+            raw.close()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("SET lock_timeout = '5s'")
+        try:
+            for table in tables:
+                size = conn.exec_driver_sql(
+                    "SELECT pg_total_relation_size(CAST(%(t)s AS regclass))", {"t": table}
+                ).scalar()
+                # Rewriting a big table (millions of punches) would lock it for minutes:
+                # those get a plain VACUUM, which frees dead rows' space for reuse.
+                full = "(FULL) " if (size or 0) <= REWRITE_LIMIT_BYTES else ""
+                conn.exec_driver_sql(f'VACUUM {full}"{table}"')
+        except OperationalError:
+            return False  # a lock not granted in time: another transaction holds the table
+        # Needs pg_checkpoint (PostgreSQL 15) or superuser; the server checkpoints anyway.
+        with contextlib.suppress(DBAPIError):
+            conn.exec_driver_sql("CHECKPOINT")
+    return True
 
 
 def rowcount(result: Any) -> int:

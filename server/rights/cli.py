@@ -290,7 +290,8 @@ def purge(ctx: click.Context) -> None:
             files = purge_expired_downloads(db, data_dir=settings.data_dir, actor=actor)
             rows = purge_expired(db, actor=actor)
             db.commit()
-        scrub_storage(sessions)
+        if rows:
+            scrub_storage(sessions, rows)
     finally:
         engine.dispose()
     click.echo(f"Removed {files} expired download(s) and {sum(rows.values())} kept row(s).")

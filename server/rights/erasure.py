@@ -33,8 +33,7 @@ import hashlib
 import json
 import logging
 import os
-import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -44,7 +43,7 @@ from sqlalchemy import Column, Engine, Table, delete, exists, func, select, upda
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.audit.services import Actor, record_event
-from server.db import Base, rowcount, utcnow
+from server.db import Base, reclaim_storage, rowcount, utcnow
 from server.devices import distribution
 from server.devices.models import CommandKind, CommandState, Terminal, TerminalCommand
 from server.employees.models import Employee, EmployeeStatus
@@ -566,30 +565,24 @@ def verify_receipt(db: Session, run_id: int) -> bool:
 
 
 # --------------------------------------------------------------------------- storage
-def scrub_storage(sessions: sessionmaker[Session], attempts: int = 20) -> bool:
-    """SQLite: copy the WAL into the database and truncate it, so erased values live on in
-    no log page. Returns False when readers kept it busy (the next run tries again)."""
-    import time
+def scrubbed_tables() -> list[str]:
+    """Tables an erasure deletes from or overwrites, whose old row versions could still
+    hold the erased values (kept tables are not touched by it)."""
+    names = {p.table for p in plan_tables() if p.action is not Erasure.KEEP_RESTRICTED}
+    return sorted(names | {"employees", "terminal_commands"})
 
+
+def scrub_storage(sessions: sessionmaker[Session], tables: Iterable[str] | None = None) -> bool:
+    """Make the storage forget erased values (:func:`server.db.reclaim_storage`) of
+    ``tables`` (default: what an erasure touches). Returns False when it could not (busy);
+    the next erasure or purge tries again."""
     bind = sessions.kw.get("bind")
     if not isinstance(bind, Engine):
-        return False  # a connection inside someone's transaction (tests): cannot checkpoint
-    if bind.dialect.name != "sqlite":
-        return True
-    raw = bind.raw_connection()  # autocommit (server/db.py): no transaction around the pragma
-    try:
-        for _ in range(attempts):
-            try:
-                row = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            except sqlite3.OperationalError:
-                row = None
-            if row is not None and row[0] == 0:
-                return True
-            time.sleep(0.05)
-    finally:
-        raw.close()
-    logger.warning("erasure: the write-ahead log is busy; it is truncated at the next run")
-    return False
+        return False  # a connection inside someone's transaction (tests): nothing to do
+    done = reclaim_storage(bind, sorted(tables) if tables is not None else scrubbed_tables())
+    if not done:
+        logger.warning("erasure: storage busy; freed space is reclaimed at the next run")
+    return done
 
 
 # --------------------------------------------------------------------------- tombstones
@@ -688,7 +681,7 @@ def purge_expired(db: Session, *, now: datetime | None = None, actor: Actor) -> 
     """Delete what erased employees' rows were kept for once their retention has ended
     (time records after their legal period, consent proofs, request records). Rows that
     another kept row still refers to wait for it. Flushes; the caller commits and then
-    calls :func:`scrub_storage`."""
+    calls :func:`scrub_storage` with the tables returned."""
     now = now or utcnow()
     erased = select(Employee.id).where(Employee.erased_at.is_not(None))
     removed: dict[str, int] = {}
