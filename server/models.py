@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Imports every model, so that ``Base.metadata`` is complete for Alembic and the tests."""
 
+from server.api.models import ApiToken
 from server.attendance.models import Punch, PunchSource, PunchStatus
 from server.audit.models import AuditEvent, AuditHead
-from server.auth.models import Account, Role, account_departments
+from server.auth.models import Account, RecoveryCode, Role, SecondFactor, account_departments
 from server.db import Base
 from server.devices.models import PinMapping, SyncRun, Terminal, Transport
 from server.employees.models import Employee, EmployeeStatus, VerifyMode, employee_areas
@@ -14,6 +15,7 @@ from server.rights.models import SubjectRequest
 
 __all__ = [
     "Account",
+    "ApiToken",
     "Area",
     "AuditEvent",
     "AuditHead",
@@ -31,7 +33,9 @@ __all__ = [
     "Punch",
     "PunchSource",
     "PunchStatus",
+    "RecoveryCode",
     "Role",
+    "SecondFactor",
     "SubjectRequest",
     "SyncRun",
     "Terminal",

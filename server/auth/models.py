@@ -6,7 +6,16 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -74,9 +83,7 @@ class Account(Base):
     locale: Mapped[str | None] = mapped_column(String(16), info=not_personal())
     # Biometric actions (enrol, distribute, delete templates) need this grant besides the
     # role (issue #6): an HR manager edits people without touching their templates.
-    biometric_permission: Mapped[bool] = mapped_column(
-        Boolean, default=False, info=not_personal()
-    )
+    biometric_permission: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
 
     def __repr__(self) -> str:
         return f"<Account {self.id} {self.role}>"
@@ -102,3 +109,44 @@ account_departments = Table(
         info=not_personal(),
     ),
 )
+
+
+def _second_factor() -> dict[str, object]:
+    return pd(Category.CREDENTIAL, subject="account", retention=_ACCOUNT, erasure=Erasure.DELETE)
+
+
+class SecondFactor(Base):
+    """An account's TOTP second factor (RFC 6238), optional per account (issue #6).
+
+    The shared secret is sealed with the instance key (``server.sealing``, bound to the
+    account), so a copy of the database alone does not yield it. Until ``confirmed_at`` is
+    set (the first code typed back) it is an enrolment in progress and sign-in ignores it.
+    ``last_step`` is the time step of the last accepted code: a code is accepted once.
+    """
+
+    __tablename__ = "account_second_factors"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, info=_second_factor()
+    )
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary, info=_second_factor())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    last_step: Mapped[int | None] = mapped_column(Integer, info=not_personal())
+
+    def __repr__(self) -> str:
+        return f"<SecondFactor {self.account_id} {'on' if self.confirmed_at else 'pending'}>"
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for a lost authenticator; only its SHA-256 is kept
+    (the codes carry 80 random bits, so a fast hash is enough)."""
+
+    __tablename__ = "account_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, info=not_personal())
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True, info=_second_factor()
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True, info=_second_factor())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, info=not_personal())
