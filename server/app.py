@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +27,8 @@ logger = logging.getLogger(__name__)
 csrf = CSRFProtect()
 
 # Endpoints reachable without signing in. Everything else is refused by default.
-PUBLIC_ENDPOINTS = frozenset({"static", "system.health", "auth.login"})
+# The language switch is public so the sign-in page can be read in either language.
+PUBLIC_ENDPOINTS = frozenset({"static", "system.health", "auth.login", "i18n.set_language"})
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -75,6 +77,12 @@ def create_app(
     # 4. CSRF on every state-changing request
     csrf.init_app(app)
 
+    # 4b. Interface language (Flask-Babel) and the header navigation
+    from server import i18n, navigation
+
+    i18n.init_app(app)
+    navigation.init_app(app)
+
     # 5. Authentication: deny by default, idle timeout
     app.before_request(_require_sign_in)
 
@@ -91,6 +99,7 @@ def create_app(
     from server.system.views import bp as system_bp
 
     app.register_blueprint(system_bp)
+    app.register_blueprint(i18n.bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(rights_bp)
@@ -116,7 +125,7 @@ def _require_sign_in() -> ResponseReturnValue | None:
             session["seen"] = now.timestamp()
             return None
     if _wants_json():
-        raise AuthenticationError("sign in first")
+        raise AuthenticationError(_("Sign in first."))
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
@@ -147,7 +156,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> ResponseReturnValue:
         return _error_response(
-            400, "csrf", "The form expired or did not come from Rollcall. Reload and try again."
+            400, "csrf", _("The form expired or did not come from Rollcall. Reload and try again.")
         )
 
     @app.errorhandler(HTTPException)
@@ -158,4 +167,4 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:
         logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-        return _error_response(500, "internal", "Something went wrong; the log has the details.")
+        return _error_response(500, "internal", _("Something went wrong; the log has the details."))

@@ -10,12 +10,15 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request, session
+from flask_babel import gettext as _
+from sqlalchemy import ColumnElement, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.audit.services import Actor
 from server.auth.models import Account, Role
+from server.auth.scope import account_department_scope, may_handle_biometrics
 from server.db import utcnow
-from server.errors import AuthenticationError, PermissionDeniedError
+from server.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from server.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -90,9 +93,9 @@ def require_role(*roles: Role | str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             account = current_account()
             if account is None:
-                raise AuthenticationError("sign in first")
+                raise AuthenticationError(_("Sign in first."))
             if Role(account.role) not in allowed:
-                raise PermissionDeniedError("your role does not allow this")
+                raise PermissionDeniedError(_("Your role does not allow this."))
             return view(*args, **kwargs)
 
         wrapper.required_roles = allowed  # type: ignore[attr-defined]  # read by tests
@@ -102,3 +105,56 @@ def require_role(*roles: Role | str) -> Callable[[F], F]:
 
 
 ANY_ROLE = tuple(Role)
+
+
+# --------------------------------------------------------------------------- scope (issue #6)
+def _signed_in() -> Account:
+    account = current_account()
+    if account is None:
+        raise AuthenticationError(_("Sign in first."))
+    return account
+
+
+def department_scope() -> frozenset[int] | None:
+    """The departments the signed-in account may see: None for every department (and the
+    people without one); otherwise the ids of its departments and all below them.
+
+    Only HR managers and viewers are limited, by rows in ``account_departments``; an HR
+    account without rows, and every other role, is unrestricted.
+    """
+    if "department_scope" not in g:
+        g.department_scope = account_department_scope(get_session(), _signed_in())
+    return cast(frozenset[int] | None, g.department_scope)
+
+
+def in_department_scope(department_id: int | None) -> bool:
+    """Whether a person of ``department_id`` (None: no department) is in scope."""
+    scope = department_scope()
+    return scope is None or (department_id is not None and department_id in scope)
+
+
+def department_scope_clause(department_column: Any) -> ColumnElement[bool]:
+    """A WHERE clause keeping rows whose department is in scope, e.g.
+    ``select(Employee).where(department_scope_clause(Employee.department_id))``."""
+    scope = department_scope()
+    if scope is None:
+        return true()
+    return cast(ColumnElement[bool], department_column.in_(sorted(scope)))
+
+
+def require_department_scope(department_id: int | None) -> None:
+    """404 for an out-of-scope person: their existence is not revealed either."""
+    if not in_department_scope(department_id):
+        raise NotFoundError(_("No such employee."))
+
+
+def has_biometric_permission() -> bool:
+    account = current_account()
+    return account is not None and may_handle_biometrics(account)
+
+
+def require_biometric_permission() -> None:
+    """Call first in a view that enrols, distributes or deletes templates: administrators,
+    and HR managers granted the biometric permission, may; everyone else gets 403."""
+    if not may_handle_biometrics(_signed_in()):
+        raise PermissionDeniedError(_("Biometric actions need the biometric permission."))

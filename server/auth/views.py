@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
 
 from server.audit.services import record_event
 from server.auth import services
@@ -15,7 +16,7 @@ from server.web import current_account, current_actor, get_session, start_sessio
 
 bp = Blueprint("auth", __name__)
 
-GENERIC_FAILURE = "Sign-in failed: check the username and password, or ask an administrator."
+GENERIC_FAILURE = _l("Sign-in failed: check the username and password, or ask an administrator.")
 
 
 def _safe_next(target: str | None) -> str:

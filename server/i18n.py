@@ -1,0 +1,151 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Interface language: English and Simplified Chinese, through Flask-Babel (issue #6).
+
+The language of a request is, in order: the signed-in account's choice, the language cookie
+set by the switch in the page header (so the sign-in page can be switched too), the browser's
+Accept-Language, English. Catalog sources live in ``server/translations/<locale>/LC_MESSAGES/
+messages.po``; the compiled ``.mo`` files are build output, made at start-up when missing or
+older than their source (see the README, "Translations"). Simplified Chinese is ``zh_CN``
+to users, cookies and accounts; Babel spells its catalog folder ``zh_Hans_CN``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Blueprint, Flask, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import Babel, get_locale
+
+from server.web import current_account, get_session, settings
+
+logger = logging.getLogger(__name__)
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+DEFAULT_LOCALE = "en"
+# Each language shown in its own name: whoever cannot read the current one finds theirs.
+LANGUAGES: dict[str, str] = {"en": "English", "zh_CN": "简体中文"}
+LOCALE_COOKIE = "rollcall_lang"
+_COOKIE_AGE = 365 * 24 * 3600
+
+babel = Babel()
+bp = Blueprint("i18n", __name__)
+
+
+def normalize_locale(value: str | None) -> str | None:
+    """A supported locale for a tag such as ``zh-CN``, ``zh_Hans``, ``en-GB``; else None.
+
+    Chinese in any script or region gets Simplified Chinese, the only Chinese we ship.
+    """
+    if not value:
+        return None
+    tag = value.strip().replace("-", "_").lower()
+    if tag in ("en",) or tag.startswith("en_"):
+        return "en"
+    if tag == "zh" or tag.startswith("zh_"):
+        return "zh_CN"
+    return None
+
+
+def select_locale() -> str:
+    account = current_account()
+    if account is not None and (chosen := normalize_locale(account.locale)):
+        return chosen
+    if chosen := normalize_locale(request.cookies.get(LOCALE_COOKIE)):
+        return chosen
+    for tag, _quality in request.accept_languages:
+        if chosen := normalize_locale(tag):
+            return chosen
+    return DEFAULT_LOCALE
+
+
+def current_code() -> str:
+    """The request's language as one of :data:`LANGUAGES`' keys."""
+    locale = get_locale()
+    return normalize_locale(locale.language if locale else None) or DEFAULT_LOCALE
+
+
+def html_lang() -> str:
+    """The request's language as a BCP 47 tag for ``<html lang>`` (``en``, ``zh-CN``)."""
+    return current_code().replace("_", "-")
+
+
+def compile_catalogs(directory: Path = TRANSLATIONS) -> list[Path]:
+    """Compile each ``messages.po`` whose ``.mo`` is missing or older; returns those written.
+
+    Written to a temporary file and renamed, so a process starting at the same moment reads
+    either the old catalog or the new one, never half of one.
+    """
+    written: list[Path] = []
+    for po_path in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        try:
+            with po_path.open("rb") as source:
+                catalog = read_po(source, locale=po_path.parent.parent.name)
+            fd, tmp = tempfile.mkstemp(dir=po_path.parent, suffix=".mo.tmp")
+            try:
+                with os.fdopen(fd, "wb") as target:
+                    write_mo(target, catalog)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, mo_path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError as exc:  # a read-only install: its packager compiled them
+            logger.warning("cannot compile %s: %s", po_path, exc)
+            continue
+        written.append(mo_path)
+    return written
+
+
+def init_app(app: Flask) -> None:
+    compile_catalogs()
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    babel.init_app(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def _languages() -> dict[str, object]:
+        return {
+            "languages": LANGUAGES,
+            "html_lang": html_lang,
+            "current_locale": current_code,
+        }
+
+
+def _back(target: str | None) -> str:
+    # Same-site paths only: the switch must not become an open redirect.
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return url_for("dashboard.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return url_for("dashboard.index")
+    return target
+
+
+@bp.post("/language")
+def set_language() -> ResponseReturnValue:
+    """The language switch: remembered in a cookie, and on the account when signed in."""
+    chosen = normalize_locale(request.form.get("locale")) or DEFAULT_LOCALE
+    account = current_account()
+    if account is not None and account.locale != chosen:
+        account.locale = chosen
+        get_session().commit()
+    response = redirect(_back(request.form.get("next")))
+    response.set_cookie(
+        LOCALE_COOKIE,
+        chosen,
+        max_age=_COOKIE_AGE,
+        secure=settings().secure_cookies,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
