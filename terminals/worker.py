@@ -27,7 +27,7 @@ from biometrics.keys import KeyEncryptionKey
 from server.db import utcnow
 from server.devices import distribution
 from server.devices.models import CommandState, Terminal, TerminalCommand
-from server.rights import erasure
+from server.rights import downloads, erasure
 from terminals import leases, outbox
 from terminals.base import TerminalClient, TerminalError
 from terminals.outbox import WORKER
@@ -39,6 +39,7 @@ ClientFactory = Callable[[Terminal], TerminalClient]
 
 # How often waiting erasures are looked at: a terminal's confirmation shows up within this.
 ERASURE_CHECK_SECONDS = 15.0
+PURGE_EVERY_SECONDS = 24 * 3600.0
 
 
 def default_name() -> str:
@@ -79,6 +80,7 @@ class Worker:
         # the data folder); without one, `rollcall rights erase` advances them.
         self.data_dir = data_dir
         self._next_erasure_check = 0.0
+        self._next_purge = 0.0
         self._polling_only: set[int] = set()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rollcall-sync")
         self._running: dict[int, Future[None]] = {}
@@ -161,9 +163,28 @@ class Worker:
             ):
                 if outcome.state == "completed":
                     logger.info("erasure %d completed", outcome.run_id)
+            if time.monotonic() >= self._next_purge:
+                self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+                self._purge_expired(self.data_dir)
         except Exception:
             # An erasure that cannot advance must not stop synchronisation; it retries.
             logger.exception("advancing erasures failed")
+
+    def _purge_expired(self, data_dir: Path) -> None:
+        """Daily: expired download files, and rows kept for erased employees whose
+        retention has ended (``rollcall rights purge-expired`` does the same)."""
+        with self.sessions() as db:
+            files = downloads.purge_expired_downloads(db, data_dir=data_dir, actor=WORKER)
+            rows = erasure.purge_expired(db, actor=WORKER)
+            db.commit()
+        if rows:
+            erasure.scrub_storage(self.sessions, rows)
+        if files or rows:
+            logger.info(
+                "retention: %d expired download(s), %d kept row(s) removed",
+                files,
+                sum(rows.values()),
+            )
 
     def run(self, idle_sleep: float = 1.0) -> None:
         logger.info("worker %s started with %d threads", self.name, self.threads)

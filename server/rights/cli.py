@@ -107,6 +107,28 @@ def register(ctx: click.Context, out: Path) -> None:
     click.echo(f"Wrote {out} ({text.count(chr(10)) - 1} requests)")
 
 
+@rights.command("due")
+@click.pass_context
+def due(ctx: click.Context) -> None:
+    """List open requests that are overdue or due soon; exit status 2 when any is overdue
+    (for a daily reminder by cron or a systemd timer)."""
+    from server.cli import _session, _settings
+    from server.rights.services import deadlines
+
+    with _session(_settings(ctx)) as db:
+        found = deadlines(db)
+    for d in found:
+        when = "OVERDUE" if d.overdue else f"due in {d.days_left} day(s)"
+        click.echo(
+            f"request {d.request_id} ({d.kind}, employee {d.employee_id}): {when}, "
+            f"{d.due_at:%Y-%m-%d %H:%M} UTC"
+        )
+    if not found:
+        click.echo("No request is overdue or due soon.")
+    if any(d.overdue for d in found):
+        ctx.exit(2)
+
+
 @rights.command("restrict")
 @click.argument("employee_code")
 @click.option(

@@ -75,6 +75,9 @@ def test_an_admin_erases_an_employee_from_the_command_line_and_reads_the_receipt
         db.commit()
         request_id = req.id
     engine.dispose()
+    due = run(home, "rights", "due")
+    assert due.returncode == 0, due.stderr
+    assert "No request is overdue or due soon." in due.stdout
     link = run(home, "rights", "export", "7003", "--days", "2")
     assert link.returncode == 0, link.stderr
     assert "/downloads/" in link.stdout

@@ -582,3 +582,27 @@ def test_erased_values_are_in_no_byte_of_the_database_files_and_a_restore_replay
         assert replayed is not None
         assert replayed.receipt["replay_of"] == run.id
         assert replayed.request_id is None  # the request is newer than the backup
+
+
+def test_the_worker_finishes_an_erasure_once_the_terminals_confirm(
+    file_db: tuple[str, sessionmaker[Session]],
+    simulator: Any,
+    kek: KeyEncryptionKey,
+    tmp_path: Path,
+) -> None:
+    from terminals.worker import Worker
+
+    _url, sessions = file_db
+    with sessions() as db:
+        site = build_site(db, [simulator.start("tft", empty=True) for _ in range(3)], kek)
+        run_id = erasure.start_erasure(db, site.request.id, actor=ACTOR).id
+        db.commit()
+    worker = Worker(sessions, client, name="w", threads=3, data_dir=tmp_path, reconcile_every=None)
+    worker.run_once(timeout=60)
+    worker.shutdown()
+    with sessions() as db:
+        done = db.get(ErasureRun, run_id)
+        assert done is not None
+        assert done.state == "completed"
+        assert db.get(SubjectRequest, site.request.id).status == "completed"  # type: ignore[union-attr]
+    assert all(sim.device.user_by_id(CODE) is None for sim in site.sims)
