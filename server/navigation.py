@@ -37,6 +37,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("organization.departments", _l("Departments"), ("organization.department",)),
     NavItem("organization.areas", _l("Areas"), ("organization.area",)),
     NavItem("accounts.index", _l("Accounts")),
+    NavItem("rights.requests", _l("Requests"), ("rights.",)),
 )
 
 ROLE_LABELS: dict[str, object] = {
