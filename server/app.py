@@ -93,6 +93,7 @@ def create_app(
     _register_error_handlers(app)
 
     # 8. Blueprints
+    from server.audit.views import bp as audit_bp
     from server.auth.views import bp as auth_bp
     from server.dashboard.views import bp as dashboard_bp
     from server.rights.views import bp as rights_bp
@@ -103,6 +104,7 @@ def create_app(
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(rights_bp)
+    app.register_blueprint(audit_bp)
     return app
 
 

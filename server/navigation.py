@@ -38,6 +38,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("organization.areas", _l("Areas"), ("organization.area",)),
     NavItem("accounts.index", _l("Accounts")),
     NavItem("rights.requests", _l("Requests"), ("rights.",)),
+    NavItem("audit.index", _l("Operation log"), ("audit.",)),
 )
 
 ROLE_LABELS: dict[str, object] = {

@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The operation log in the browser (#6): browse and filter entries, newest first, and check
+the hash chain and its anchors on demand. Auditors, privacy officers and administrators."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from server.audit.models import AuditEvent
+from server.audit.services import (
+    append_anchor,
+    check_anchors,
+    read_anchors,
+    record_event,
+    verify_chain,
+)
+from server.auth.models import Account, Role
+from server.employees.models import Employee
+from server.web import current_actor, get_session, require_role, settings
+
+bp = Blueprint("audit", __name__)
+
+READ = (Role.AUDITOR, Role.PRIVACY_OFFICER)
+PAGE = 100
+
+
+def _anchor_path() -> Path:
+    return settings().data_dir / "audit-anchors.jsonl"
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.get("/audit")
+@require_role(*READ)
+def index() -> ResponseReturnValue:
+    db = get_session()
+    args = request.args
+    query = select(AuditEvent).order_by(AuditEvent.seq.desc())
+    problems: list[str] = []
+    action = (args.get("action") or "").strip()
+    if action:
+        query = query.where(AuditEvent.action.startswith(action, autoescape=True))
+    object_type = (args.get("object_type") or "").strip()
+    if object_type:
+        query = query.where(AuditEvent.object_type == object_type)
+    object_id = (args.get("object_id") or "").strip()
+    if object_id:
+        query = query.where(AuditEvent.object_id == object_id)
+    code = (args.get("employee") or "").strip()
+    if code:
+        employee_id = db.scalar(select(Employee.id).where(Employee.employee_code == code))
+        if employee_id is None:
+            problems.append(_("No employee has the code %(code)s.", code=code))
+            query = query.where(AuditEvent.id.is_(None))
+        else:
+            query = query.where(AuditEvent.subject_employee_id == employee_id)
+    start, end = _day(args.get("from")), _day(args.get("to"))
+    if (args.get("from") and start is None) or (args.get("to") and end is None):
+        problems.append(_("Dates are written YYYY-MM-DD."))
+    if start:
+        query = query.where(AuditEvent.at >= datetime.combine(start, time.min, tzinfo=UTC))
+    if end:
+        query = query.where(
+            AuditEvent.at < datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+        )
+    before = args.get("before", type=int)
+    if before:
+        query = query.where(AuditEvent.seq < before)
+    events = db.scalars(query.limit(PAGE + 1)).all()
+    more = len(events) > PAGE
+    events = events[:PAGE]
+    accounts = dict(
+        db.execute(
+            select(Account.id, Account.username).where(
+                Account.id.in_({e.actor_account_id for e in events if e.actor_account_id})
+            )
+        ).all()
+    )
+    codes = dict(
+        db.execute(
+            select(Employee.id, Employee.employee_code).where(
+                Employee.id.in_({e.subject_employee_id for e in events if e.subject_employee_id})
+            )
+        ).all()
+    )
+    anchors = read_anchors(_anchor_path())
+    filters: dict[str, Any] = {k: v for k, v in args.items() if k != "before" and v}
+    return render_template(
+        "audit/index.html",
+        events=events,
+        accounts=accounts,
+        codes=codes,
+        last_anchor=anchors[-1] if anchors else None,
+        next_url=url_for("audit.index", before=events[-1].seq, **filters) if more else None,
+        args=args,
+        problems=problems,
+    )
+
+
+@bp.post("/audit/verify")
+@require_role(*READ)
+def verify() -> ResponseReturnValue:
+    """Walk the whole chain and every earlier anchor; record a new anchor when intact."""
+    db = get_session()
+    path = _anchor_path()
+    try:
+        anchors = read_anchors(path)
+    except (OSError, ValueError) as exc:
+        flash(_("The anchors cannot be read: %(error)s", error=str(exc)), "error")
+        return redirect(url_for("audit.index"))
+    report = verify_chain(db)
+    if report.ok:
+        report = check_anchors(db, anchors) or report
+    db.rollback()
+    record_event(
+        db,
+        "audit.verified",
+        actor=current_actor(),
+        details={"ok": report.ok, "entries": report.entries, "first_bad": report.first_broken_seq},
+    )
+    db.commit()
+    if not report.ok:
+        flash(
+            _(
+                "The operation log is NOT intact: %(reason)s (first bad entry: %(seq)s).",
+                reason=report.reason or "",
+                seq=report.first_broken_seq,
+            ),
+            "error",
+        )
+        return redirect(url_for("audit.index"))
+    anchor = append_anchor(db, path)
+    flash(
+        _(
+            "The operation log is intact: %(n)s entries; %(a)s earlier anchor(s) matched. "
+            "New anchor at entry %(seq)s.",
+            n=report.entries,
+            a=len(anchors),
+            seq=anchor.seq,
+        ),
+        "success",
+    )
+    return redirect(url_for("audit.index"))
