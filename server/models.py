@@ -2,6 +2,7 @@
 """Imports every model, so that ``Base.metadata`` is complete for Alembic and the tests."""
 
 from server.api.models import ApiToken
+from server.attendance.entries import PunchEntry
 from server.attendance.models import Punch, PunchSource, PunchStatus
 from server.audit.models import AuditEvent, AuditHead
 from server.auth.models import Account, RecoveryCode, Role, SecondFactor, account_departments
@@ -31,6 +32,7 @@ __all__ = [
     "OrganizationSettings",
     "PinMapping",
     "Punch",
+    "PunchEntry",
     "PunchSource",
     "PunchStatus",
     "RecoveryCode",

@@ -206,6 +206,11 @@ class SyncRun(Base):
     cleared: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
     # Error class and message; protocol errors only, never personal data.
     error: Mapped[str | None] = mapped_column(Text, info=not_personal())
+    # Where a running sync is (read, ingest, ...) and how far, for the live progress bar of
+    # the terminal page (issue #6); written between batches, at most a few times a second.
+    progress_phase: Mapped[str | None] = mapped_column(String(16), info=not_personal())
+    progress_done: Mapped[int | None] = mapped_column(Integer, info=not_personal())
+    progress_total: Mapped[int | None] = mapped_column(Integer, info=not_personal())
 
 
 class CommandKind(enum.StrEnum):
