@@ -96,6 +96,7 @@ def create_app(
     from server.audit.views import bp as audit_bp
     from server.auth.views import bp as auth_bp
     from server.dashboard.views import bp as dashboard_bp
+    from server.organization.settings_views import bp as settings_bp
     from server.rights.views import bp as rights_bp
     from server.system.views import bp as system_bp
 
@@ -105,6 +106,7 @@ def create_app(
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(rights_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(settings_bp)
     return app
 
 

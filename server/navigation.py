@@ -39,6 +39,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("accounts.index", _l("Accounts")),
     NavItem("rights.requests", _l("Requests"), ("rights.",)),
     NavItem("audit.index", _l("Operation log"), ("audit.",)),
+    NavItem("settings.index", _l("Settings"), ("settings.",)),
 )
 
 ROLE_LABELS: dict[str, object] = {
