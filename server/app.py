@@ -97,6 +97,7 @@ def create_app(
     from server.auth.views import bp as auth_bp
     from server.dashboard.views import bp as dashboard_bp
     from server.organization.settings_views import bp as settings_bp
+    from server.privacy.views import bp as privacy_bp
     from server.rights.views import bp as rights_bp
     from server.system.views import bp as system_bp
 
@@ -107,6 +108,7 @@ def create_app(
     app.register_blueprint(rights_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(settings_bp)
+    app.register_blueprint(privacy_bp)
     return app
 
 

@@ -37,6 +37,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("organization.departments", _l("Departments"), ("organization.department",)),
     NavItem("organization.areas", _l("Areas"), ("organization.area",)),
     NavItem("accounts.index", _l("Accounts")),
+    NavItem("privacy.notices", _l("Privacy"), ("privacy.",)),
     NavItem("rights.requests", _l("Requests"), ("rights.",)),
     NavItem("audit.index", _l("Operation log"), ("audit.",)),
     NavItem("settings.index", _l("Settings"), ("settings.",)),
