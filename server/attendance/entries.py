@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from server.attendance.models import Punch, PunchStatus
 from server.db import Base, BigId, UTCDateTime, utcnow
 from server.inventory import Category, Erasure, pd
 
@@ -60,3 +61,17 @@ class PunchEntry(Base):
 
     def __repr__(self) -> str:
         return f"<PunchEntry {self.punch_id} {self.reason}>"
+
+
+# The few quarantined punches, newest first, without reading millions of good ones: the
+# dashboard's alert, the terminal page and the punch browser's status filter (issue #6).
+# A partial index, so the punches of every sync do not pay for it. Declared here rather than
+# in server/attendance/models.py while that module's corrections work (#7) is under way;
+# it belongs to the punches table and may move there.
+Index(
+    "ix_punches_quarantined",
+    Punch.occurred_at,
+    Punch.id,
+    sqlite_where=Punch.status == PunchStatus.QUARANTINED.value,
+    postgresql_where=Punch.status == PunchStatus.QUARANTINED.value,
+)
