@@ -75,6 +75,7 @@ OWN_STEPS = frozenset({"terminal_commands", "employees"})
 RETENTION_CLOCKS: dict[str, str] = {
     "punches": "occurred_at",
     "punch_corrections": "created_at",
+    "punch_entries": "created_at",
     "consents": "withdrawn_at",
     "subject_requests": "closed_at",
     "erasure_runs": "completed_at",
@@ -103,6 +104,8 @@ class TablePlan:
     action: Erasure  # delete, anonymize or keep-restricted
     columns: tuple[str, ...]  # anonymized columns
     retention: str
+    # Some rows stay (restricted) until their retention ends: the purge deletes them then.
+    kept: bool = False
 
 
 def _link_and_decls(table: Table) -> tuple[str, list[tuple[Column[Any], PersonalData]]] | None:
@@ -128,12 +131,17 @@ def plan_tables() -> list[TablePlan]:
         if Erasure.DELETE in actions:
             plans.append(TablePlan(table.name, link, Erasure.DELETE, (), retention))
         elif Erasure.ANONYMIZE in actions:
+            # Free text beside a kept record (a note on a manual punch) goes now; the rest
+            # of the row stays with the record it explains.
             columns = tuple(
                 c.name for c, d in decls if d.erasure is Erasure.ANONYMIZE and c.name != link
             )
-            plans.append(TablePlan(table.name, link, Erasure.ANONYMIZE, columns, retention))
+            kept = Erasure.KEEP_RESTRICTED in actions
+            plans.append(TablePlan(table.name, link, Erasure.ANONYMIZE, columns, retention, kept))
         elif Erasure.KEEP_RESTRICTED in actions:
-            plans.append(TablePlan(table.name, link, Erasure.KEEP_RESTRICTED, (), retention))
+            plans.append(
+                TablePlan(table.name, link, Erasure.KEEP_RESTRICTED, (), retention, kept=True)
+            )
     return plans
 
 
@@ -393,14 +401,15 @@ def _erase_table(db: Session, run: ErasureRun, plan: TablePlan) -> int:
         entry["columns"] = list(plan.columns)
     else:
         rows = db.scalar(select(func.count()).select_from(table).where(mine)) or 0
-        clock = RETENTION_CLOCKS.get(plan.table)
-        if rows and clock is not None:
-            latest = db.scalar(select(func.max(table.c[clock])).where(mine))
-            if latest is None or db.scalar(
-                select(func.count()).select_from(table).where(mine, table.c[clock].is_(None))
-            ):
-                latest = utcnow() if latest is None else max(latest, utcnow())
-            entry["kept_until"] = add_period(latest, plan.retention).date().isoformat()
+    clock = RETENTION_CLOCKS.get(plan.table)
+    if plan.kept and rows and clock is not None:
+        # The last kept row's end of retention (NULL clock: it starts with this erasure).
+        latest = db.scalar(select(func.max(table.c[clock])).where(mine))
+        if latest is None or db.scalar(
+            select(func.count()).select_from(table).where(mine, table.c[clock].is_(None))
+        ):
+            latest = utcnow() if latest is None else max(latest, utcnow())
+        entry["kept_until"] = add_period(latest, plan.retention).date().isoformat()
     entry["rows"] = int(rows or 0)
     tables = dict(run.receipt.get("tables", {}))
     tables[plan.table] = entry
@@ -686,7 +695,7 @@ def purge_expired(db: Session, *, now: datetime | None = None, actor: Actor) -> 
     erased = select(Employee.id).where(Employee.erased_at.is_not(None))
     removed: dict[str, int] = {}
     for plan in plan_tables():
-        if plan.action is not Erasure.KEEP_RESTRICTED:
+        if not plan.kept:
             continue
         table = Base.metadata.tables[plan.table]
         clock_name = RETENTION_CLOCKS.get(plan.table)
