@@ -255,6 +255,32 @@ def ingest_punches(
     return counts
 
 
+# The web page polls the run row; a few writes a second are plenty for a progress bar.
+PROGRESS_EVERY_S = 0.5
+
+
+def recording_progress(
+    db: Session, run: SyncRun, progress: Progress | None, every_s: float | None = None
+) -> Progress:
+    """``progress``, plus the phase and counts written on the run row (for the terminal
+    page's progress bar, issue #6): on every change of phase, at the end of each phase, and
+    otherwise at most every ``every_s``. Progress points fall between committed batches or
+    inside a network read, so the short commit holds no write lock across either."""
+    last = {"at": 0.0}
+    every = PROGRESS_EVERY_S if every_s is None else every_s
+
+    def report(phase: str, done: int, total: int) -> None:
+        moment = time.monotonic()
+        if phase != run.progress_phase or done >= total or moment - last["at"] >= every:
+            run.progress_phase, run.progress_done, run.progress_total = phase, done, total
+            db.commit()
+            last["at"] = moment
+        if progress is not None:
+            progress(phase, done, total)
+
+    return report
+
+
 def _clock_offset(device_now: datetime, zone: ZoneInfo, now: datetime) -> float:
     return (local_to_utc(device_now, zone) - now).total_seconds()
 
@@ -282,7 +308,14 @@ def sync_terminal(
     started = time.perf_counter()
     now = clock()
     run = SyncRun(
-        terminal_id=terminal.id, trigger=trigger, worker=worker, status="running", started_at=now
+        terminal_id=terminal.id,
+        trigger=trigger,
+        worker=worker,
+        status="running",
+        started_at=now,
+        progress_phase="connect",
+        progress_done=0,
+        progress_total=0,
     )
     db.add(run)
     db.commit()
@@ -293,7 +326,7 @@ def sync_terminal(
             client,
             run,
             force=force,
-            progress=progress,
+            progress=recording_progress(db, run, progress),
             now=now,
             clock_now=clock,
             kek=kek,
