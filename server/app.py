@@ -94,9 +94,12 @@ def create_app(
 
     # 8. Blueprints
     from server.audit.views import bp as audit_bp
+    from server.auth.accounts import bp as accounts_bp
     from server.auth.views import bp as auth_bp
     from server.dashboard.views import bp as dashboard_bp
+    from server.employees.views import bp as employees_bp
     from server.organization.settings_views import bp as settings_bp
+    from server.organization.views import bp as organization_bp
     from server.privacy.views import bp as privacy_bp
     from server.rights.views import bp as rights_bp
     from server.system.views import bp as system_bp
@@ -105,6 +108,9 @@ def create_app(
     app.register_blueprint(i18n.bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(employees_bp)
+    app.register_blueprint(organization_bp)
+    app.register_blueprint(accounts_bp)
     app.register_blueprint(rights_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(settings_bp)

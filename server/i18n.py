@@ -71,6 +71,14 @@ def current_code() -> str:
     return normalize_locale(locale.language if locale else None) or DEFAULT_LOCALE
 
 
+def select_timezone() -> str:
+    """Times are shown in the organization's time zone (the one its terminals keep)."""
+    from server.organization.models import OrganizationSettings
+
+    org = get_session().get(OrganizationSettings, 1)
+    return org.default_timezone if org else settings().timezone
+
+
 def html_lang() -> str:
     """The request's language as a BCP 47 tag for ``<html lang>`` (``en``, ``zh-CN``)."""
     return current_code().replace("_", "-")
@@ -110,7 +118,7 @@ def init_app(app: Flask) -> None:
     compile_catalogs()
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
 
     @app.context_processor
     def _languages() -> dict[str, object]:

@@ -8,17 +8,21 @@ audit; the caller commits.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from flask_babel import gettext as _
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from biometrics.keys import KeyEncryptionKey
 from server.audit.services import Actor, record_event
 from server.devices import distribution
-from server.employees.models import Employee, EmployeeStatus, VerifyMode
+from server.employees.models import Employee, EmployeeStatus, VerifyMode, employee_areas
 from server.errors import ConflictError, NotFoundError, ValidationError
+from server.organization.models import Department
 
 # What a terminal shows or checks: a change to one of these is written to the terminals.
 TERMINAL_FIELDS = frozenset({"given_name", "family_name", "device_name", "card_number"})
@@ -87,11 +91,67 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def validate_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The checked, trimmed form of ``values`` (what create and update would store)."""
+    return _clean(values)
+
+
 def get_employee(db: Session, employee_id: int) -> Employee:
     """The employee, or NotFoundError (an erased one is not found either)."""
     employee = db.get(Employee, employee_id)
     if employee is None or employee.erased_at is not None:
         raise NotFoundError("No such employee.")
+    return employee
+
+
+def _check_department(db: Session, values: dict[str, Any]) -> None:
+    department_id = values.get("department_id")
+    if department_id is not None and db.get(Department, department_id) is None:
+        raise ValidationError(_("No such department."), details={"field": "department_id"})
+
+
+def create_employee(
+    db: Session,
+    values: dict[str, Any],
+    *,
+    area_ids: Iterable[int] = (),
+    actor: Actor,
+) -> Employee:
+    """Add an employee (active unless told otherwise); with areas, their terminals get them.
+
+    ``values`` takes the fields of :data:`EDITABLE`; code, given and family names are required.
+    """
+    clean = _clean(values)
+    for key in ("employee_code", "given_name", "family_name"):
+        if not clean.get(key):
+            raise ValidationError(
+                f"{key.replace('_', ' ').capitalize()} is required.", details={"field": key}
+            )
+    _check_department(db, clean)
+    if db.scalar(select(Employee.id).where(Employee.employee_code == clean["employee_code"])):
+        raise ConflictError(
+            "Another employee has this employee code.", details={"field": "employee_code"}
+        )
+    employee = Employee(
+        status=EmployeeStatus.ACTIVE.value,
+        verify_mode=clean.pop("verify_mode", None) or VerifyMode.CARD.value,
+        device_privilege=clean.pop("device_privilege", None) or 0,
+        **clean,
+    )
+    db.add(employee)
+    db.flush()
+    record_event(
+        db,
+        "employee.created",
+        actor=actor,
+        object_type="employee",
+        object_id=employee.id,
+        subject_employee_id=employee.id,
+        details={"department_id": employee.department_id},
+    )
+    areas = sorted(set(area_ids))
+    if areas:
+        distribution.set_employee_areas(db, employee.id, areas, actor=actor)
     return employee
 
 
@@ -101,6 +161,7 @@ def update_employee(
     """Change fields; terminals that show a changed field get the new record."""
     employee = get_employee(db, employee_id)
     clean = _clean(values)
+    _check_department(db, clean)
     code = clean.get("employee_code")
     if code and code != employee.employee_code:
         taken = db.scalar(
@@ -198,3 +259,152 @@ def set_device_password(
         subject_employee_id=employee.id,
     )
     distribution.put_everywhere(db, employee, cause="employee_changed")
+
+
+# --------------------------------------------------------------------------- the list
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeePage:
+    """One page of the list, ordered by employee code; cursors are codes (keyset paging)."""
+
+    items: Sequence[Employee]
+    next_after: str | None  # the next page starts after this code
+    prev_before: str | None  # the previous page ends before this code
+
+
+def _like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_employees(
+    db: Session,
+    *,
+    query: str | None = None,
+    department_ids: Iterable[int] | None = None,
+    area_id: int | None = None,
+    status: str | None = None,
+    scope: frozenset[int] | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> EmployeePage:
+    """Search and filter employees, one page at a time.
+
+    ``query``: each word must start the employee code or appear in a name. ``department_ids``
+    is the filter's department with those below it; ``scope`` is the viewer's department
+    scope (None: unrestricted). Keyset paging on the unique employee code keeps every page
+    one index range, however many employees there are.
+    """
+    conditions: list[Any] = [Employee.erased_at.is_(None)]
+    if scope is not None:
+        conditions.append(Employee.department_id.in_(sorted(scope)))
+    if department_ids is not None:
+        conditions.append(Employee.department_id.in_(sorted(department_ids)))
+    if status:
+        conditions.append(Employee.status == status)
+    if area_id is not None:
+        conditions.append(
+            exists().where(
+                employee_areas.c.employee_id == Employee.id, employee_areas.c.area_id == area_id
+            )
+        )
+    for word in (query or "").split()[:5]:
+        pattern = _like(word[:100])
+        conditions.append(
+            or_(
+                Employee.employee_code.ilike(pattern + "%", escape="\\"),
+                Employee.given_name.ilike("%" + pattern + "%", escape="\\"),
+                Employee.family_name.ilike("%" + pattern + "%", escape="\\"),
+            )
+        )
+    base = select(Employee).where(and_(*conditions))
+    if before is not None and after is None:
+        rows = list(
+            db.scalars(
+                base.where(Employee.employee_code < before)
+                .order_by(Employee.employee_code.desc())
+                .limit(limit + 1)
+            )
+        )
+        more_before = len(rows) > limit
+        rows = list(reversed(rows[:limit]))
+        return EmployeePage(
+            items=rows,
+            next_after=rows[-1].employee_code if rows else None,
+            prev_before=rows[0].employee_code if rows and more_before else None,
+        )
+    stmt = base
+    if after is not None:
+        stmt = stmt.where(Employee.employee_code > after)
+    rows = list(db.scalars(stmt.order_by(Employee.employee_code).limit(limit + 1)))
+    more_after = len(rows) > limit
+    rows = rows[:limit]
+    return EmployeePage(
+        items=rows,
+        next_after=rows[-1].employee_code if rows and more_after else None,
+        prev_before=rows[0].employee_code if rows and after is not None else None,
+    )
+
+
+# --------------------------------------------------------------------------- the detail page
+def recent_punches(db: Session, employee_id: int, *, limit: int = 20) -> list[Any]:
+    """The employee's latest punches, newest first (one range of their index)."""
+    from server.attendance.models import Punch
+
+    return list(
+        db.scalars(
+            select(Punch)
+            .where(Punch.employee_id == employee_id)
+            .order_by(Punch.occurred_at.desc(), Punch.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalPlacement:
+    """A terminal the employee belongs on, and how far their record got there."""
+
+    terminal_id: int
+    name: str
+    serial_number: str
+    state: str | None  # the latest put/delete for them there: pending, done, failed; None
+
+
+def terminal_placements(db: Session, employee: Employee) -> list[TerminalPlacement]:
+    """The managed terminals that hold (or are being sent) the employee and their templates."""
+    from server.devices.models import CommandKind, TerminalCommand
+
+    terminals = distribution.terminals_for(db, employee)
+    if not terminals:
+        return []
+    latest: dict[int, str] = {}
+    rows = db.execute(
+        select(TerminalCommand.terminal_id, TerminalCommand.state)
+        .where(
+            TerminalCommand.employee_id == employee.id,
+            TerminalCommand.kind.in_([CommandKind.PUT_USER.value, CommandKind.DELETE_USER.value]),
+            TerminalCommand.state != "superseded",
+        )
+        .order_by(TerminalCommand.id)
+    )
+    for terminal_id, state in rows:
+        latest[terminal_id] = state
+    return [
+        TerminalPlacement(t.id, t.name, t.serial_number, latest.get(t.id))
+        for t in sorted(terminals, key=lambda t: t.name)
+    ]
+
+
+def record_view(db: Session, employee: Employee, *, actor: Actor) -> None:
+    """Every opening of an employee's detail page is in the operation log (issue #6)."""
+    record_event(
+        db,
+        "employee.viewed",
+        actor=actor,
+        object_type="employee",
+        object_id=employee.id,
+        subject_employee_id=employee.id,
+    )
