@@ -28,7 +28,10 @@ csrf = CSRFProtect()
 
 # Endpoints reachable without signing in. Everything else is refused by default.
 # The language switch is public so the sign-in page can be read in either language.
-PUBLIC_ENDPOINTS = frozenset({"static", "system.health", "auth.login", "i18n.set_language"})
+# auth.second_factor: after the password, before the code (the session is not signed in).
+PUBLIC_ENDPOINTS = frozenset(
+    {"static", "system.health", "auth.login", "auth.second_factor", "i18n.set_language"}
+)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -93,8 +96,10 @@ def create_app(
     _register_error_handlers(app)
 
     # 8. Blueprints
+    from server.api.views import bp as api_bp
     from server.audit.views import bp as audit_bp
     from server.auth.accounts import bp as accounts_bp
+    from server.auth.security import bp as security_bp
     from server.auth.views import bp as auth_bp
     from server.dashboard.views import bp as dashboard_bp
     from server.employees.views import bp as employees_bp
@@ -115,6 +120,10 @@ def create_app(
     app.register_blueprint(audit_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(security_bp)
+    app.register_blueprint(api_bp)
+    # Bearer-token calls need no CSRF token; cookie calls are checked by the blueprint.
+    csrf.exempt(api_bp)
     return app
 
 
@@ -127,6 +136,11 @@ def _wants_json() -> bool:
 
 def _require_sign_in() -> ResponseReturnValue | None:
     if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if request.blueprint == "api" and "Authorization" in request.headers:
+        from server.api.blueprint import sign_in_with_token
+
+        sign_in_with_token()  # or 401; the request then acts as the token's owner
         return None
     settings = app_settings()
     now = utcnow()

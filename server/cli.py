@@ -670,7 +670,9 @@ def simulate(args: tuple[str, ...]) -> None:
 
 
 def _register_subcommands() -> None:
+    from server.api.cli import tokens
     from server.audit.cli import audit
+    from server.auth.totp_cli import second_factor
     from server.devices.cli import (
         areas,
         employees,
@@ -682,6 +684,8 @@ def _register_subcommands() -> None:
     from server.rights.cli import rights
 
     main.add_command(audit)
+    main.add_command(tokens)
+    main.add_command(second_factor)
     main.add_command(rights)
     main.add_command(keys)
     main.add_command(areas)

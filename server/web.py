@@ -14,11 +14,14 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, true
 from sqlalchemy.orm import Session, sessionmaker
 
+from biometrics.errors import VaultError
+from biometrics.keys import KeyEncryptionKey
 from server.audit.services import Actor
 from server.auth.models import Account, Role
 from server.auth.scope import account_department_scope, may_handle_biometrics
 from server.db import utcnow
 from server.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from server.sealing import instance_kek
 from server.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,6 +46,15 @@ def close_session(_exc: BaseException | None = None) -> None:
         db.close()
 
 
+def instance_key() -> KeyEncryptionKey | None:
+    """The instance key-encryption key, or None when this process cannot load it (then
+    sealed secrets cannot be opened: callers say so or carry on without them)."""
+    try:
+        return instance_kek(settings())
+    except VaultError:
+        return None
+
+
 def current_account() -> Account | None:
     if "account" in g:
         return cast(Account | None, g.account)
@@ -65,6 +77,9 @@ def current_actor() -> Actor:
     ua = request.headers.get("User-Agent")
     if account is None:
         return Actor("anonymous", None, client_ip(), ua)
+    token = g.get("api_token")
+    if token is not None:  # the log tells which of the account's tokens acted
+        return Actor(f"token:{token.id}", account.id, client_ip(), ua)
     return Actor("account", account.id, client_ip(), ua)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.audit.services import Actor, record_event
-from server.auth.models import Account, Role
+from server.auth.models import Account, Role, SecondFactor
 from server.auth.passwords import hash_password, needs_rehash, verify_password
 from server.db import utcnow
 from server.errors import ConflictError, ValidationError
@@ -80,6 +80,10 @@ class SignInResult:
     account: Account | None
     # Never shown to the user: the page says only that sign-in failed.
     reason: str | None = None
+    # The password was right but the account has a second factor: ``account`` stays None
+    # (not signed in) and this names the account a code must complete the sign-in of
+    # (server/auth/totp.py complete_sign_in).
+    second_factor_for: int | None = None
 
 
 def authenticate(
@@ -116,12 +120,25 @@ def authenticate(
             details={"reason": reason},
         )
         return SignInResult(None, reason)
-    account.failed_logins = 0
-    account.locked_until = None
-    account.last_login_at = now
     if needs_rehash(account.password_hash):
         # Parameters were raised since this hash was made; upgrade it while we can.
         account.password_hash = _hasher_rehash(password, account.password_hash)
+    factor = db.get(SecondFactor, account.id)
+    if factor is not None and factor.confirmed_at is not None:
+        # Failures are not reset yet: they count until the code is right too, so the
+        # password cannot be used to reset the count between guesses of the code.
+        record_event(
+            db,
+            "auth.password_accepted",
+            actor=Actor("anonymous", None, actor.ip_address, actor.user_agent),
+            object_type="account",
+            object_id=account.id,
+            details={"second_factor": "required"},
+        )
+        return SignInResult(None, "second_factor_required", second_factor_for=account.id)
+    account.failed_logins = 0
+    account.locked_until = None
+    account.last_login_at = now
     record_event(
         db,
         "auth.signed_in",

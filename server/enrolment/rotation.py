@@ -26,6 +26,8 @@ from biometrics.errors import RotationError
 from biometrics.keys import KeyEncryptionKey, generate_key_file, load_key_file
 from biometrics.rotation import DEFAULT_BATCH, RotationProgress, rotate_kek
 from server.audit.services import Actor, record_event
+from server.auth import totp
+from server.auth.models import SecondFactor
 from server.devices.models import Terminal
 from server.employees.models import Employee
 from server.enrolment.models import DataKey
@@ -133,6 +135,15 @@ def _sealed_columns() -> list[_Sealed]:
             Employee.id,
             DEVICE_PASSWORD_PURPOSE,
             device_password_owner,
+        ),
+        # Accounts' TOTP secrets (issue #6); a failure is reported under the account's id.
+        _Sealed(
+            SecondFactor,
+            SecondFactor.account_id,
+            SecondFactor.secret_sealed,
+            SecondFactor.account_id,
+            totp.SECRET_PURPOSE,
+            totp.secret_owner,
         ),
     ]
 

@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The ``/api/v1`` blueprint, its endpoint registry, and how a request authenticates.
+
+Two ways in (issue #6):
+
+* ``Authorization: Bearer <token>``: checked by :func:`sign_in_with_token`, called from the
+  app's deny-by-default hook before anything else; the request then acts as the token's
+  owner. No CSRF check: a browser never sends this header on its own. A read-only token
+  gets 403 on every state-changing method.
+* the session cookie of a signed-in browser: the pages' rules, plus the CSRF token in the
+  ``X-CSRFToken`` header on every state-changing call (the blueprint is exempt from the
+  global form check, so the check is made here).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, g, request
+
+from server.api.registry import WRITE_METHODS, ApiRegistry
+from server.api.tokens import check_token
+from server.errors import AuthenticationError, PermissionDeniedError
+from server.web import get_session
+
+PREFIX = "/api/v1"
+
+bp = Blueprint("api", __name__, url_prefix=PREFIX)
+api = ApiRegistry(bp)
+
+
+def sign_in_with_token() -> None:
+    """Authenticate this request by its bearer token, or raise 401."""
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise AuthenticationError("use the header Authorization: Bearer <token>")
+    db = get_session()
+    checked = check_token(db, presented.strip())
+    if checked.touched:
+        db.commit()  # last_used_at only; the view starts from a clean transaction
+    g.account = checked.account
+    g.api_token = checked.token
+
+
+@bp.before_request
+def _check_request() -> None:
+    # The app exempts this blueprint from the global form check (csrf.exempt); cookie
+    # writes are checked here instead, bearer-token writes need a read-write token.
+    if request.method not in WRITE_METHODS:
+        return
+    token = g.get("api_token")
+    if token is not None:
+        if token.read_only:
+            raise PermissionDeniedError("this API token is read-only")
+        return
+    csrf = current_app.extensions["csrf"]
+    csrf.protect()  # X-CSRFToken must match the session's
+
+
+@bp.after_request
+def _api_headers(response: Response) -> Response:
+    if response.status_code == 401:
+        response.headers.setdefault("WWW-Authenticate", 'Bearer realm="rollcall"')
+    return response

@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Punch corrections (issue #7): proposed by one person, decided by another; the punch
+itself never changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.api.blueprint import api
+from server.api.registry import ref
+from server.api.schemas import instant, iso
+from server.attendance import corrections
+from server.attendance.models import CorrectionAction, CorrectionReason, Punch, PunchCorrection
+from server.auth.models import Role
+from server.employees.models import Employee
+from server.errors import NotFoundError
+from server.web import current_actor, get_session, require_department_scope
+
+EDITORS = (Role.HR_MANAGER, Role.PRIVACY_OFFICER)
+READERS = (Role.HR_MANAGER, Role.HR_VIEWER, Role.PRIVACY_OFFICER, Role.AUDITOR)
+
+
+def _punch_in_scope(punch_id: int) -> Punch:
+    """The punch, if its employee is in the caller's department scope (else 404)."""
+    db = get_session()
+    punch = db.get(Punch, punch_id)
+    if punch is None:
+        raise NotFoundError(f"no punch {punch_id}")
+    employee = db.get(Employee, punch.employee_id) if punch.employee_id is not None else None
+    require_department_scope(employee.department_id if employee else None)
+    return punch
+
+
+def _correction_in_scope(correction_id: int) -> None:
+    correction = get_session().get(PunchCorrection, correction_id)
+    if correction is None:
+        raise NotFoundError(f"no correction {correction_id}")
+    _punch_in_scope(correction.punch_id)
+
+
+def correction_json(c: PunchCorrection) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "punch_id": c.punch_id,
+        "employee_id": c.employee_id,
+        "action": c.action,
+        "occurred_at": iso(c.occurred_at),
+        "punch_state": c.punch_state,
+        "reason": c.reason,
+        "note": c.note,
+        "request_id": c.request_id,
+        "status": c.status,
+        "author_id": c.author_id,
+        "created_at": iso(c.created_at),
+        "decided_by_id": c.decided_by_id,
+        "decided_at": iso(c.decided_at),
+    }
+
+
+@api.route(
+    "/punches/<int:punch_id>/corrections",
+    summary="A punch's corrections, oldest first",
+    tag="attendance",
+    roles=READERS,
+    response={
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": ref("PunchCorrection")}},
+    },
+)
+def list_corrections(punch_id: int) -> Any:
+    db = get_session()
+    _punch_in_scope(punch_id)
+    return {"items": [correction_json(c) for c in corrections.corrections_of(db, punch_id)]}
+
+
+@api.route(
+    "/punches/<int:punch_id>/corrections",
+    "POST",
+    summary="Propose a correction of a punch",
+    tag="attendance",
+    roles=EDITORS,
+    body={
+        "type": "object",
+        "required": ["action", "reason"],
+        "properties": {
+            "action": {"type": "string", "enum": [a.value for a in CorrectionAction]},
+            "reason": {"type": "string", "enum": [r.value for r in CorrectionReason]},
+            "occurred_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "amend: the corrected time, with its UTC offset.",
+            },
+            "punch_state": {"type": "integer", "description": "amend: 0-5 or 255."},
+            "note": {"type": "string", "maxLength": corrections.NOTE_MAX},
+            "request_id": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The rectification request it answers, if any.",
+            },
+        },
+        "additionalProperties": False,
+    },
+    response=ref("PunchCorrection"),
+    status=201,
+)
+def propose_correction(punch_id: int, body: dict[str, Any]) -> Any:
+    """It counts once another person approves it."""
+    db = get_session()
+    _punch_in_scope(punch_id)
+    occurred = instant(body["occurred_at"], "occurred_at") if "occurred_at" in body else None
+    correction = corrections.propose_correction(
+        db,
+        punch_id,
+        action=body["action"],
+        reason=body["reason"],
+        occurred_at=occurred,
+        punch_state=body.get("punch_state"),
+        note=body.get("note"),
+        request_id=body.get("request_id"),
+        actor=current_actor(),
+    )
+    db.commit()
+    return correction_json(correction), 201
+
+
+@api.route(
+    "/corrections/<int:correction_id>/approve",
+    "POST",
+    summary="Approve a correction someone else proposed",
+    tag="attendance",
+    roles=EDITORS,
+    response=ref("PunchCorrection"),
+)
+def approve_correction(correction_id: int) -> Any:
+    db = get_session()
+    _correction_in_scope(correction_id)
+    correction = corrections.approve_correction(db, correction_id, actor=current_actor())
+    db.commit()
+    return correction_json(correction)
+
+
+@api.route(
+    "/corrections/<int:correction_id>/reject",
+    "POST",
+    summary="Reject a correction someone else proposed",
+    tag="attendance",
+    roles=EDITORS,
+    response=ref("PunchCorrection"),
+)
+def reject_correction(correction_id: int) -> Any:
+    db = get_session()
+    _correction_in_scope(correction_id)
+    correction = corrections.reject_correction(db, correction_id, actor=current_actor())
+    db.commit()
+    return correction_json(correction)

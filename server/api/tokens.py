@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""API tokens (issue #6): create, list, revoke, and check one presented by a client.
+
+A token is ``rc_ro_`` (read-only) or ``rc_rw_`` (read-write) followed by 43 random URL-safe
+characters (256 bits). Only its SHA-256 is stored: the token is shown once, at creation.
+A token acts as its owner, with the owner's role and department scope; a read-only token
+cannot change anything whatever the owner's role. Services flush and audit (identifiers
+only, never the token); the caller commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.api.models import ApiToken
+from server.audit.services import Actor, record_event
+from server.auth.models import Account
+from server.db import utcnow
+from server.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+
+READ_ONLY_PREFIX = "rc_ro_"
+READ_WRITE_PREFIX = "rc_rw_"
+# The stored prefix: the kind and six random characters, to tell tokens apart in a list.
+SHOWN_PREFIX_LENGTH = len(READ_ONLY_PREFIX) + 6
+MAX_NAME = 100
+MAX_DAYS = 3650
+MAX_TOKEN_LENGTH = 128
+# last_used_at is written at most this often, so a busy client does not write on every call.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    row: ApiToken
+    secret: str = field(repr=False)  # shown once, never stored
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(
+    db: Session,
+    *,
+    account_id: int,
+    name: str,
+    read_only: bool,
+    actor: Actor,
+    days: int | None = None,
+    now: datetime | None = None,
+) -> IssuedToken:
+    """Issue a token for ``account_id``; ``days`` bounds its life (None: until revoked)."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError(
+            "A token needs a name that says what uses it.", details={"field": "name"}
+        )
+    if len(name) > MAX_NAME:
+        raise ValidationError(
+            f"A token's name has at most {MAX_NAME} characters.", details={"field": "name"}
+        )
+    if days is not None and not 1 <= days <= MAX_DAYS:
+        raise ValidationError(
+            f"A token lasts from 1 to {MAX_DAYS} days.", details={"field": "days"}
+        )
+    account = db.get(Account, account_id)
+    if account is None or not account.active:
+        raise NotFoundError(f"no active account {account_id}")
+    now = now or utcnow()
+    secret = (READ_ONLY_PREFIX if read_only else READ_WRITE_PREFIX) + secrets.token_urlsafe(32)
+    row = ApiToken(
+        account_id=account.id,
+        name=name,
+        prefix=secret[:SHOWN_PREFIX_LENGTH],
+        token_hash=token_hash(secret),
+        read_only=read_only,
+        created_at=now,
+        expires_at=now + timedelta(days=days) if days is not None else None,
+    )
+    db.add(row)
+    db.flush()
+    record_event(
+        db,
+        "api_token.created",
+        actor=actor,
+        object_type="api_token",
+        object_id=row.id,
+        details={
+            "account": account.id,
+            "read_only": read_only,
+            "expires_at": row.expires_at.isoformat(timespec="seconds") if row.expires_at else None,
+        },
+    )
+    return IssuedToken(row, secret)
+
+
+def list_tokens(db: Session, *, account_id: int | None = None) -> list[ApiToken]:
+    """Tokens, newest first; one account's, or everyone's (for an administrator)."""
+    query = select(ApiToken).order_by(ApiToken.id.desc())
+    if account_id is not None:
+        query = query.where(ApiToken.account_id == account_id)
+    return list(db.scalars(query))
+
+
+def revoke_token(
+    db: Session,
+    token_id: int,
+    *,
+    actor: Actor,
+    owner_id: int | None = None,
+    now: datetime | None = None,
+) -> ApiToken:
+    """Revoke a token at once. With ``owner_id``, only that account's token (someone else's
+    is reported as not found, so ids of others' tokens are not confirmed)."""
+    row = db.get(ApiToken, token_id)
+    if row is None or (owner_id is not None and row.account_id != owner_id):
+        raise NotFoundError(f"no token {token_id}")
+    if row.revoked_at is not None:
+        raise ConflictError(f"token {token_id} is already revoked")
+    row.revoked_at = now or utcnow()
+    row.revoked_by_id = actor.account_id
+    db.flush()
+    record_event(
+        db,
+        "api_token.revoked",
+        actor=actor,
+        object_type="api_token",
+        object_id=row.id,
+        details={"account": row.account_id},
+    )
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCheck:
+    token: ApiToken
+    account: Account
+    touched: bool  # last_used_at moved: the caller commits it
+
+
+def check_token(db: Session, presented: str, *, now: datetime | None = None) -> TokenCheck:
+    """The token and owner behind ``presented``, or :class:`AuthenticationError` (401).
+
+    The message is the same for unknown, revoked and expired tokens: a client learns only
+    that this token does not work.
+    """
+    now = now or utcnow()
+    refused = AuthenticationError("the API token is unknown, revoked or expired")
+    if len(presented) > MAX_TOKEN_LENGTH or not presented.startswith(
+        (READ_ONLY_PREFIX, READ_WRITE_PREFIX)
+    ):
+        raise refused
+    digest = token_hash(presented)
+    row = db.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    # The lookup is by the hash; compare it again in constant time all the same.
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        raise refused
+    if not row.usable(now) or row.read_only != presented.startswith(READ_ONLY_PREFIX):
+        raise refused
+    account = db.get(Account, row.account_id)
+    if account is None or not account.active:
+        raise refused
+    touched = row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
+    if touched:
+        row.last_used_at = now
+        db.flush()
+    return TokenCheck(row, account, touched)
