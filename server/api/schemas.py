@@ -57,6 +57,21 @@ OUTBOX_SUMMARY = obj(
 )
 
 SCHEMAS: dict[str, dict[str, Any]] = {
+    "Employee": obj(
+        {
+            "id": ID,
+            "employee_code": {"type": "string"},
+            "given_name": {"type": "string"},
+            "family_name": {"type": "string"},
+            "device_name": MAYBE_STR,
+            "department_id": MAYBE_ID,
+            "status": {"type": "string"},
+            "hire_date": {"type": ["string", "null"], "format": "date"},
+            "termination_date": {"type": ["string", "null"], "format": "date"},
+            "restricted": {"type": "boolean"},
+            "created_at": INSTANT,
+        }
+    ),
     "Me": obj(
         {
             "account_id": ID,

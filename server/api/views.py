@@ -4,6 +4,6 @@
 from __future__ import annotations
 
 from server.api.blueprint import api, bp
-from server.api.endpoints import attendance, audit, meta, rights, terminals
+from server.api.endpoints import attendance, audit, employees, meta, rights, terminals
 
-__all__ = ["api", "attendance", "audit", "bp", "meta", "rights", "terminals"]
+__all__ = ["api", "attendance", "audit", "bp", "employees", "meta", "rights", "terminals"]

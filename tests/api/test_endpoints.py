@@ -399,3 +399,61 @@ def test_the_audit_status_reports_an_intact_log_and_names_a_broken_entry(
     broken = api.get("/audit/verify", token).get_json()
     assert broken["ok"] is False
     assert broken["first_broken_seq"] == entry.seq
+
+
+# --------------------------------------------------------------------------- employees
+def test_employees_are_searched_in_scope_and_a_detail_read_is_logged(
+    api: Api,
+    issue_token: Callable[..., str],
+    create_account: Callable[..., Any],
+    db: Session,
+) -> None:
+    from server.auth.models import account_departments
+    from server.organization.models import Department
+
+    north = Department(code="N", name="North")
+    south = Department(code="S", name="South")
+    db.add_all([north, south])
+    db.flush()
+    people = [
+        Employee(
+            employee_code=f"C{i:02d}",
+            given_name="Ana" if i % 2 else "Rui",
+            family_name="Lima",
+            department_id=north.id if i < 5 else south.id,
+        )
+        for i in range(8)
+    ]
+    db.add_all(people)
+    scoped = create_account(role="hr_viewer")
+    db.execute(account_departments.insert().values(account_id=scoped.id, department_id=north.id))
+    db.commit()
+    everyone = issue_token("auditor")
+    codes, cursor = [], None
+    while True:
+        url = "/employees?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        body = api.get(url, everyone).get_json()
+        codes += [e["employee_code"] for e in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert codes == [f"C{i:02d}" for i in range(8)]
+    assert [
+        e["employee_code"] for e in api.get("/employees?q=ana", everyone).get_json()["items"]
+    ] == [
+        "C01",
+        "C03",
+        "C05",
+        "C07",
+    ]
+    mine = issue_token(account=scoped)
+    assert len(api.get("/employees", mine).get_json()["items"]) == 5
+    outside = people[6]
+    assert api.get(f"/employees/{outside.id}", mine).status_code == 404
+    seen = api.get(f"/employees/{people[0].id}", mine)
+    assert seen.status_code == 200
+    assert "device_password" not in seen.get_data(as_text=True)
+    viewed = db.scalars(
+        select(AuditEvent.subject_employee_id).where(AuditEvent.action == "employee.viewed")
+    ).all()
+    assert viewed == [people[0].id]
