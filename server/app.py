@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server.db import make_engine, make_sessionmaker, utcnow
-from server.errors import AppError, AuthenticationError
+from server.errors import AppError, AuthenticationError, PermissionDeniedError
 from server.settings import Settings, load_settings
 from server.web import close_session, current_account, session_expired
 from server.web import settings as app_settings
@@ -25,6 +25,11 @@ from server.web import settings as app_settings
 logger = logging.getLogger(__name__)
 
 csrf = CSRFProtect()
+
+# While an account must change its password, only these open.
+PASSWORD_CHANGE_OPEN = frozenset(
+    {"auth.change_password", "auth.logout", "i18n.set_language", "static"}
+)
 
 # Endpoints reachable without signing in. Everything else is refused by default.
 # The language switch is public so the sign-in page can be read in either language.
@@ -144,11 +149,20 @@ def _require_sign_in() -> ResponseReturnValue | None:
         return None
     settings = app_settings()
     now = utcnow()
-    if current_account() is not None:
+    account = current_account()
+    if account is not None:
         if session_expired(now, timedelta(minutes=settings.session_idle_minutes)):
             session.clear()
         else:
             session["seen"] = now.timestamp()
+            if account.must_change_password and request.endpoint not in PASSWORD_CHANGE_OPEN:
+                # A password set by an administrator is known to two people: until the
+                # account holder picks their own, only that page (and signing out) opens.
+                if _wants_json():
+                    raise PermissionDeniedError(
+                        _("Change your password first."), code="password_change_required"
+                    )
+                return redirect(url_for("auth.change_password"))
             return None
     if _wants_json():
         raise AuthenticationError(_("Sign in first."))

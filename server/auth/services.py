@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from server.audit.services import Actor, record_event
 from server.auth.models import Account, Role, SecondFactor
-from server.auth.passwords import hash_password, needs_rehash, verify_password
+from server.auth.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from server.db import utcnow
 from server.errors import ConflictError, ValidationError
 
@@ -147,3 +153,40 @@ def authenticate(
         object_id=account.id,
     )
     return SignInResult(account)
+
+
+def change_password(
+    db: Session, account_id: int, *, current: str, new: str, confirm: str, actor: Actor
+) -> Account:
+    """An account changes its own password: the current one proves it is them; the new one
+    is at least MIN_PASSWORD_LENGTH characters, differs from the current one, and is typed
+    twice. Clears a forced change. Flushes and audits (never a password)."""
+    account = db.get(Account, account_id)
+    if account is None or not account.active:
+        raise ValidationError("This account cannot change its password.")
+    if not verify_password(account.password_hash, current):
+        raise ValidationError("The current password is not right.", details={"field": "current"})
+    if new != confirm:
+        raise ValidationError("The two new passwords differ.", details={"field": "confirm"})
+    if new == current:
+        raise ValidationError(
+            "Choose a password other than the current one.", details={"field": "new"}
+        )
+    if not MIN_PASSWORD_LENGTH <= len(new) <= MAX_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"A password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.",
+            details={"field": "new"},
+        )
+    account.password_hash = hash_password(new)
+    forced = account.must_change_password
+    account.must_change_password = False
+    db.flush()
+    record_event(
+        db,
+        "auth.password_changed",
+        actor=actor,
+        object_type="account",
+        object_id=account.id,
+        details={"was_required": forced},
+    )
+    return account

@@ -7,8 +7,9 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from server.audit.services import record_event
@@ -16,6 +17,7 @@ from server.auth import services, totp
 from server.auth.forms import LoginForm
 from server.auth.security_forms import CodeForm
 from server.db import utcnow
+from server.errors import ValidationError
 from server.web import current_account, current_actor, get_session, instance_key, start_session
 
 bp = Blueprint("auth", __name__)
@@ -120,3 +122,35 @@ def logout() -> ResponseReturnValue:
         db.commit()
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password() -> ResponseReturnValue:
+    """Change one's own password; the only page open while a change is required."""
+    account = current_account()
+    if account is None:
+        return redirect(url_for("auth.login"))
+    error: str | None = None
+    field: str | None = None
+    if request.method == "POST":
+        db = get_session()
+        try:
+            services.change_password(
+                db,
+                account.id,
+                current=request.form.get("current", ""),
+                new=request.form.get("new", ""),
+                confirm=request.form.get("confirm", ""),
+                actor=current_actor(),
+            )
+        except ValidationError as exc:
+            db.rollback()
+            error, field = exc.message, str(exc.details.get("field") or "")
+        else:
+            db.commit()
+            flash(_("Your password is changed."), "success")
+            return redirect(url_for("dashboard.index"))
+    status = 422 if error else 200
+    return render_template(
+        "auth/password.html", error=error, field=field, forced=account.must_change_password
+    ), status
