@@ -102,11 +102,13 @@ def create_app(
 
     # 8. Blueprints
     from server.api.views import bp as api_bp
+    from server.attendance.views import bp as punches_bp
     from server.audit.views import bp as audit_bp
     from server.auth.accounts import bp as accounts_bp
     from server.auth.security import bp as security_bp
     from server.auth.views import bp as auth_bp
     from server.dashboard.views import bp as dashboard_bp
+    from server.devices.views import bp as terminals_bp
     from server.employees.views import bp as employees_bp
     from server.organization.settings_views import bp as settings_bp
     from server.organization.views import bp as organization_bp
@@ -118,6 +120,8 @@ def create_app(
     app.register_blueprint(i18n.bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(punches_bp)
+    app.register_blueprint(terminals_bp)
     app.register_blueprint(employees_bp)
     app.register_blueprint(organization_bp)
     app.register_blueprint(accounts_bp)

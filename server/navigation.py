@@ -34,6 +34,8 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("dashboard.index", _l("Dashboard")),
     NavItem("employees.index", _l("Employees")),
+    NavItem("punches.index", _l("Punches")),
+    NavItem("terminals.index", _l("Terminals")),
     NavItem("organization.departments", _l("Departments"), ("organization.department",)),
     NavItem("organization.areas", _l("Areas"), ("organization.area",)),
     NavItem("accounts.index", _l("Accounts")),
