@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The dashboard (issue #6): figures, who is in, alerts, and the server-drawn charts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.orm import Session
+
+from server.audit.services import Actor
+from server.dashboard import services
+from server.db import utcnow
+from server.devices.models import CommandKind, CommandState, PinMapping, TerminalCommand
+from server.employees.models import Employee
+from server.rights.services import receive_request
+from tests.web.conftest import ZONE, add_punch
+
+BERLIN = ZoneInfo(ZONE)
+
+
+def _today_at(hour: int, minute: int = 0) -> datetime:
+    day = datetime.now(BERLIN).date()
+    return datetime.combine(day, time(hour, minute), tzinfo=BERLIN).astimezone(UTC)
+
+
+@pytest.fixture
+def people(db: Session) -> dict[str, Employee]:
+    made = {
+        "ana": Employee(employee_code="2001", given_name="Ana", family_name="Lima"),
+        "bo": Employee(employee_code="2002", given_name="Bo", family_name="Chen"),
+        "dee": Employee(
+            employee_code="2004",
+            given_name="Dee",
+            family_name="Hidden",
+            restricted_at=utcnow() - timedelta(days=1),
+        ),
+    }
+    db.add_all(made.values())
+    db.commit()
+    return made
+
+
+def _figure(page: str, element_id: str) -> int:
+    match = re.search(rf'id="{element_id}">(\d+)<', page)
+    assert match, element_id
+    return int(match.group(1))
+
+
+def test_today_counts_punches_that_count_and_who_is_in(
+    client: Any,
+    db: Session,
+    people: dict[str, Employee],
+    sign_in: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Mid-day, so every punch below is in the past and on today's date.
+    noon = _today_at(12)
+    monkeypatch.setattr(services, "utcnow", lambda: noon)
+    add_punch(db, people["ana"], _today_at(8, 0), state=0)
+    add_punch(db, people["bo"], _today_at(8, 5), state=0)
+    add_punch(db, people["bo"], _today_at(11, 30), state=1)
+    add_punch(db, people["dee"], _today_at(8, 10), state=0)  # restricted: not counted
+    add_punch(db, None, _today_at(9, 0), pin="55")  # unassigned PIN: counted, nobody "in"
+    add_punch(db, people["ana"], _today_at(9, 30), status="quarantined", reason="x")
+    add_punch(db, people["ana"], _today_at(8, 0) - timedelta(days=1), state=0)  # yesterday
+    db.commit()
+    sign_in("hr_viewer")
+    page = client.get("/").get_data(as_text=True)
+    assert _figure(page, "punches-today") == 4
+    assert _figure(page, "present-count") == 1
+    who = page.split('id="who-is-in"')[1].split("</section>")[0]
+    assert "Ana Lima" in who
+    assert "Chen" not in who  # clocked out
+    assert "Hidden" not in who  # restricted
+    hours = page.split('id="per-hour"')[1].split("</figure>")[0]
+    counts = [int(c) for c in re.findall(r'data-count="(\d+)"', hours)]
+    assert len(counts) in (23, 24, 25)
+    assert sum(counts) == 4
+    assert "<title>08: 2</title>" in hours  # 08:00, 08:05 (Dee's 08:10 left out)
+    days = page.split('id="per-day"')[1].split("</figure>")[0]
+    per_day = [int(c) for c in re.findall(r'data-count="(\d+)"', days)]
+    assert len(per_day) == 14
+    assert per_day[-2:] == [1, 4]
+    assert "style=" not in page  # the CSP forbids inline styles; the charts need none
+
+
+def test_roles_that_do_not_manage_people_see_how_many_are_in_but_not_who(
+    client: Any,
+    db: Session,
+    people: dict[str, Employee],
+    sign_in: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(services, "utcnow", lambda: _today_at(12))
+    add_punch(db, people["ana"], _today_at(8), state=0)
+    db.commit()
+    sign_in("auditor")
+    page = client.get("/").get_data(as_text=True)
+    assert _figure(page, "present-count") == 1
+    assert "Ana Lima" not in page
+
+
+def test_a_scoped_account_sees_who_is_in_only_in_its_departments(
+    client: Any,
+    db: Session,
+    world: Any,
+    sign_in: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(services, "utcnow", lambda: _today_at(12))
+    add_punch(db, world.employees["ana"], _today_at(8), state=0)  # Assembly
+    add_punch(db, world.employees["bo"], _today_at(8), state=0)  # Office
+    db.commit()
+    sign_in("hr_manager", departments=(world.departments["plant"],))
+    who = client.get("/").get_data(as_text=True).split('id="who-is-in"')[1].split("</section>")[0]
+    assert "Ana Lima" in who
+    assert "Chen" not in who
+
+
+def test_alerts_name_what_needs_a_hand(
+    client: Any,
+    db: Session,
+    people: dict[str, Employee],
+    sign_in: Callable[..., Any],
+    create_terminal: Callable[..., Any],
+) -> None:
+    sign_in("admin")
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="no-alerts"' in page
+    now = utcnow()
+    drifting = create_terminal(name="Drifty", last_seen_at=now, clock_offset_s=900.0)
+    create_terminal(name="Broken", consecutive_failures=3, last_error="TerminalUnreachableError")
+    db.add(PinMapping(terminal_id=drifting.id, pin="77", valid_from=now))
+    db.add(
+        TerminalCommand(
+            terminal_id=drifting.id,
+            kind=CommandKind.PUT_USER.value,
+            cause="area_change",
+            state=CommandState.FAILED.value,
+        )
+    )
+    add_punch(db, people["ana"], now - timedelta(hours=1), status="quarantined", reason="x")
+    receive_request(
+        db,
+        employee_id=people["bo"].id,
+        kind="access",
+        actor=Actor.system("test"),
+        received_at=now - timedelta(days=60),
+    )
+    db.commit()
+    page = client.get("/").get_data(as_text=True)
+    alerts = page.split('id="alerts"')[1].split("</section>")[0]
+    for kind in (
+        "clock-drift",
+        "failed-sync",
+        "quarantined",
+        "unassigned-pins",
+        "failed-commands",
+        "overdue-requests",
+    ):
+        assert f'data-alert="{kind}"' in alerts, kind
+    assert "Drifty" in alerts
+    assert "+900 s" in alerts
+    assert "Broken" in alerts
+    assert "1 data-subject requests overdue" in alerts
+    assert _figure(page, "terminals") == 2
+    assert "1 online" in page
+    assert "1 offline" in page
+
+
+def test_an_hr_viewer_is_not_shown_the_request_register(
+    client: Any, db: Session, people: dict[str, Employee], sign_in: Callable[..., Any]
+) -> None:
+    receive_request(
+        db,
+        employee_id=people["bo"].id,
+        kind="access",
+        actor=Actor.system("test"),
+        received_at=utcnow() - timedelta(days=60),
+    )
+    db.commit()
+    sign_in("hr_viewer")
+    assert 'data-alert="overdue-requests"' not in client.get("/").get_data(as_text=True)
+
+
+def test_bucket_counts_split_a_range_in_one_statement(
+    db: Session, people: dict[str, Employee]
+) -> None:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    for minutes in (0, 30, 61, 125, 179):
+        add_punch(db, people["ana"], start + timedelta(minutes=minutes))
+    db.commit()
+    bounds = [start + timedelta(hours=h) for h in range(4)]
+    assert services.bucket_counts(db, bounds) == [2, 1, 2]
