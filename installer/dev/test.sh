@@ -6,7 +6,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 
-apt_install postgresql-15 postgresql-client-15
+# chromium: the browser the Playwright tests drive (tests/browser); Playwright's own
+# browser downloads are never used.
+apt_install postgresql-15 postgresql-client-15 chromium
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 setup_venv test
 PY="$VENV/bin/python"
