@@ -21,7 +21,7 @@ from server.errors import AppError
 from server.web import current_actor, get_session, instance_key
 from terminals.base import TerminalError
 
-READERS = (Role.HR_MANAGER, Role.HR_VIEWER, Role.AUDITOR)
+READERS = (Role.HR_MANAGER, Role.HR_VIEWER, Role.AUDITOR, Role.PRIVACY_OFFICER)
 OPERATORS = (Role.HR_MANAGER,)
 
 
