@@ -123,6 +123,7 @@ POLICY: dict[str, frozenset[str] | str] = {
     "api.get_terminal": EVERYONE,
     "api.terminal_outbox": EVERYONE,
     "api.sync_terminal": HR_EDIT,
+    "api.list_punches": EVERYONE,
     "api.list_corrections": EVERYONE,
     "api.propose_correction": RECTIFY,
     "api.approve_correction": RECTIFY,

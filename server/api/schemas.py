@@ -261,6 +261,27 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "decided_at": MAYBE_INSTANT,
         }
     ),
+    "Punch": obj(
+        {
+            "id": ID,
+            "occurred_at": {**INSTANT, "description": "Effective: the approved correction's."},
+            "original_occurred_at": {
+                **MAYBE_INSTANT,
+                "description": "As recorded, when a correction moved it.",
+            },
+            "timezone": {"type": "string"},
+            "terminal_serial": {"type": "string"},
+            "pin": {"type": "string"},
+            "employee_id": MAYBE_ID,
+            "punch_state": {"type": "integer", "description": "Effective; 0-5 or 255."},
+            "verify_type": {"type": "integer"},
+            "source": {"type": "string", "enum": ["pull", "push", "manual"]},
+            "status": {"type": "string", "enum": ["ok", "quarantined"]},
+            "quarantine_reason": MAYBE_STR,
+            "corrected": {"type": "boolean"},
+            "voided": {"type": "boolean", "description": "A correction says it does not count."},
+        }
+    ),
     "AuditStatus": obj(
         {
             "ok": {"type": "boolean"},

@@ -1,20 +1,23 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Punch corrections (issue #7): proposed by one person, decided by another; the punch
-itself never changes."""
+"""Punches as they count (effective values after approved corrections), and their
+corrections (issue #7): proposed by one person, decided by another; the punch itself never
+changes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from server.api.blueprint import api
-from server.api.registry import ref
+from server.api.pagination import MAX_LIMIT
+from server.api.registry import Param, ref
 from server.api.schemas import instant, iso
 from server.attendance import corrections
 from server.attendance.models import CorrectionAction, CorrectionReason, Punch, PunchCorrection
+from server.attendance.services import Cursor, PunchFilters, PunchRow, browse_punches
 from server.auth.models import Role
 from server.employees.models import Employee
 from server.errors import NotFoundError
-from server.web import current_actor, get_session, require_department_scope
+from server.web import current_actor, department_scope, get_session, require_department_scope
 
 EDITORS = (Role.HR_MANAGER, Role.PRIVACY_OFFICER)
 READERS = (Role.HR_MANAGER, Role.HR_VIEWER, Role.PRIVACY_OFFICER, Role.AUDITOR)
@@ -154,3 +157,61 @@ def reject_correction(correction_id: int) -> Any:
     correction = corrections.reject_correction(db, correction_id, actor=current_actor())
     db.commit()
     return correction_json(correction)
+
+
+def punch_json(row: PunchRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "occurred_at": iso(row.occurred_at),
+        "original_occurred_at": iso(row.original_occurred_at),
+        "timezone": row.timezone,
+        "terminal_serial": row.terminal_serial,
+        "pin": row.pin,
+        "employee_id": row.employee_id,
+        "punch_state": row.punch_state,
+        "verify_type": row.verify_type,
+        "source": row.source,
+        "status": row.status,
+        "quarantine_reason": row.quarantine_reason,
+        "corrected": row.corrected,
+        "voided": row.voided,
+    }
+
+
+@api.route(
+    "/punches",
+    summary="Punches, newest recorded first, with their effective (corrected) values",
+    tag="attendance",
+    roles=READERS,
+    query=(
+        Param("employee_id", {"type": "integer", "minimum": 1}),
+        Param("terminal", {"type": "string", "maxLength": 64}, "A terminal's serial number."),
+        Param("from", {"type": "string", "format": "date-time"}, "From this instant (incl.)."),
+        Param("to", {"type": "string", "format": "date-time"}, "Before this instant."),
+        Param("source", {"type": "string", "enum": ["pull", "push", "manual"]}),
+        Param("status", {"type": "string", "enum": ["ok", "quarantined"]}),
+    ),
+    response=ref("Punch"),
+    paginated=True,
+)
+def list_punches(query: dict[str, Any]) -> Any:
+    """Only the caller's departments for a scoped HR account. Employees whose processing is
+    restricted are left out, as from every export."""
+    filters = PunchFilters(
+        employee_ids=(int(query["employee_id"]),) if query.get("employee_id") else None,
+        terminal_serial=query.get("terminal") or None,
+        start=instant(query["from"], "from") if query.get("from") else None,
+        end=instant(query["to"], "to") if query.get("to") else None,
+        source=query.get("source"),
+        status=query.get("status"),
+        scope=department_scope(),
+        exclude_restricted=True,
+    )
+    cursor = Cursor.decode(query["cursor"]) if query.get("cursor") else None
+    page = browse_punches(
+        get_session(), filters, cursor=cursor, limit=min(int(query["limit"]), MAX_LIMIT)
+    )
+    return {
+        "items": [punch_json(r) for r in page.rows],
+        "next_cursor": page.older.encode() if page.older is not None else None,
+    }
