@@ -8,7 +8,8 @@ cd "$ROOT"
 
 # chromium: the browser the Playwright tests drive (tests/browser); Playwright's own
 # browser downloads are never used.
-apt_install postgresql-15 postgresql-client-15 chromium
+# fonts-wqy-microhei: a CJK font, so the Chinese screenshots show characters, not boxes.
+apt_install postgresql-15 postgresql-client-15 chromium fonts-wqy-microhei
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 setup_venv test
 PY="$VENV/bin/python"
