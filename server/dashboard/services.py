@@ -10,14 +10,15 @@ dashboard over millions of punches reads only the days it shows.
 
 from __future__ import annotations
 
-import bisect
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from server.attendance.models import Punch
@@ -83,40 +84,88 @@ class Dashboard:
     per_day: list[Bucket]
 
 
+Range = tuple[datetime, datetime]
+
+# What a count is of: every punch, or one of the two exceptions statistics leave out.
+ALL, QUARANTINED, RESTRICTED = "all", "quarantined", "restricted"
+
+
 def _restricted_ids(db: Session) -> list[int]:
     return list(db.scalars(select(Employee.id).where(Employee.restricted_at.is_not(None))))
 
 
-def bucket_counts(
-    db: Session, bounds: Sequence[datetime], *where: ColumnElement[bool]
-) -> list[int]:
-    """Punches in each [bounds[i], bounds[i+1]). One range count per bucket: each is a walk
-    along an index between two keys, which costs less than bucketing every row (a CASE
-    over 64,000 rows took ten times as long on SQLite)."""
-    return [
-        db.scalar(
+def _condition(kind: str) -> tuple[ColumnElement[bool], ...]:
+    if kind == QUARANTINED:
+        return (Punch.status == operations.QUARANTINED,)
+    if kind == RESTRICTED:
+        # Inlined integers: a bound parameter per id and per range would run into
+        # SQLite's limit on bound parameters with many restricted employees.
+        ids: BindParameter[list[int]] = bindparam(
+            "restricted_ids", expanding=True, literal_execute=True
+        )
+        return (Punch.employee_id.in_(ids), Punch.status == "ok")
+    return ()
+
+
+@functools.lru_cache(maxsize=32)
+def _count_statement(kinds: tuple[str, ...]) -> Select[Any]:
+    """One statement with a scalar subquery per range, each a walk along an index between
+    two keys. That costs less than bucketing every row (a CASE over 64,000 rows took ten
+    times as long on SQLite), and a round trip less per bar than a query each. Built once
+    per shape: putting together 40 subqueries cost more than running them."""
+    return select(
+        *(
             select(func.count())
             .select_from(Punch)
-            .where(Punch.occurred_at >= lower, Punch.occurred_at < upper, *where)
+            .where(
+                Punch.occurred_at >= bindparam(f"lo{i}"),
+                Punch.occurred_at < bindparam(f"hi{i}"),
+                *_condition(kind),
+            )
+            .scalar_subquery()
+            .label(f"r{i}")
+            for i, kind in enumerate(kinds)
         )
-        or 0
-        for lower, upper in itertools.pairwise(bounds)
-    ]
+    )
 
 
-def counted_punches(db: Session, bounds: Sequence[datetime], restricted: list[int]) -> list[int]:
-    """Punches that count for statistics: all, less quarantined ones, less those of
-    restricted employees. The two exceptions are rare and have indexes of their own: they
-    are bucketed only when the whole range holds any."""
-    counts = bucket_counts(db, bounds)
-    exceptions: list[tuple[ColumnElement[bool], ...]] = [(Punch.status == operations.QUARANTINED,)]
-    if restricted:
-        exceptions.append((Punch.employee_id.in_(restricted), Punch.status == "ok"))
-    for where in exceptions:
-        if not bucket_counts(db, [bounds[0], bounds[-1]], *where)[0]:
-            continue
-        for i, n in enumerate(bucket_counts(db, bounds, *where)):
-            counts[i] -= n
+def _counts(
+    db: Session, specs: Sequence[tuple[datetime, datetime, str]], restricted: Sequence[int] = ()
+) -> list[int]:
+    """Punches in each [lower, upper) of the given kind, in one statement."""
+    if not specs:
+        return []
+    params: dict[str, Any] = {"restricted_ids": list(restricted)}
+    for i, (lower, upper, _) in enumerate(specs):
+        params[f"lo{i}"], params[f"hi{i}"] = lower, upper
+    statement = _count_statement(tuple(kind for _, _, kind in specs))
+    return [int(n or 0) for n in db.execute(statement, params).one()]
+
+
+def bucket_counts(db: Session, bounds: Sequence[datetime]) -> list[int]:
+    """Punches in each [bounds[i], bounds[i+1]), in one statement."""
+    return _counts(db, [(lower, upper, ALL) for lower, upper in itertools.pairwise(bounds)])
+
+
+def counted_punches(db: Session, ranges: Sequence[Range], restricted: list[int]) -> list[int]:
+    """Punches that count for statistics in each range: all, less quarantined ones, less
+    those of restricted employees. The two exceptions are rare and have indexes of their
+    own: the first statement also counts each over the whole span, and they are bucketed
+    only when the span holds any."""
+    exceptions = [QUARANTINED, RESTRICTED] if restricted else [QUARANTINED]
+    lowest, highest = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    first = _counts(
+        db,
+        [(lower, upper, ALL) for lower, upper in ranges]
+        + [(lowest, highest, kind) for kind in exceptions],
+        restricted,
+    )
+    counts, totals = first[: len(ranges)], first[len(ranges) :]
+    for kind, total in zip(exceptions, totals, strict=True):
+        if total:
+            specs = [(lower, upper, kind) for lower, upper in ranges]
+            for i, n in enumerate(_counts(db, specs, restricted)):
+                counts[i] -= n
     return counts
 
 
@@ -132,65 +181,59 @@ def _hour_bounds(start: datetime, end: datetime) -> list[datetime]:
     return bounds
 
 
-@dataclass(frozen=True, slots=True)
-class TodayPunch:
-    employee_id: int | None
-    punch_state: int
-    occurred_at: datetime
-    counts: bool  # not quarantined, not of a restricted employee
-
-
-def todays_punches(
-    db: Session, start: datetime, end: datetime, restricted: list[int]
-) -> list[TodayPunch]:
-    """Today's punches in time order: a day's few thousand rows, read once along
-    ``ix_punches_occurred`` for both the hourly chart and who is in."""
-    held = set(restricted)
-    rows = db.execute(
-        select(Punch.employee_id, Punch.punch_state, Punch.occurred_at, Punch.status)
-        .where(Punch.occurred_at >= start, Punch.occurred_at < end)
-        .order_by(Punch.occurred_at, Punch.id)
-    ).all()
-    return [
-        TodayPunch(e, state, at, status == "ok" and e not in held) for e, state, at, status in rows
-    ]
-
-
-def per_bucket(punches: Sequence[TodayPunch], bounds: Sequence[datetime]) -> list[int]:
-    counts = [0] * (len(bounds) - 1)
-    for p in punches:
-        if p.counts:
-            i = bisect.bisect_right(bounds, p.occurred_at) - 1
-            if 0 <= i < len(counts):
-                counts[i] += 1
-    return counts
-
-
 def who_is_in(
     db: Session,
-    punches: Sequence[TodayPunch],
+    start: datetime,
+    end: datetime,
     *,
     scope: frozenset[int] | None,
     limit: int = WHO_IS_IN_SHOWN,
 ) -> tuple[list[Present], int]:
-    """The ``limit`` employees who came in last among those whose last punch today put
-    them at work (restricted employees left out), and how many those are. The last punch
-    per person is found in Python: a GROUP BY let SQLite walk the employee index over
-    every punch ever made."""
-    last: dict[int, tuple[int, datetime]] = {}
-    for p in punches:
-        if p.counts and p.employee_id is not None:
-            last[p.employee_id] = (p.punch_state, p.occurred_at)
-    inside = {e: at for e, (state, at) in last.items() if state in IN_STATES}
-    if not inside:
-        return [], 0
-    ids = select(Employee.id).where(Employee.id.in_(list(inside)), Employee.erased_at.is_(None))
+    """The ``limit`` employees who came in last among those whose last punch of the day
+    put them at work (restricted and erased employees left out), and how many those are.
+
+    The day's punches are materialized first, read along ``ix_punches_occurred``: left to
+    itself, SQLite ranks them by walking the employee index over every punch ever made."""
+    todays = (
+        select(Punch.id, Punch.employee_id, Punch.punch_state, Punch.occurred_at)
+        .where(Punch.occurred_at >= start, Punch.occurred_at < end, Punch.status == "ok")
+        .cte("todays")
+        .prefix_with("MATERIALIZED")
+    )
+    last = (
+        select(
+            todays.c.employee_id,
+            todays.c.punch_state,
+            todays.c.occurred_at,
+            func.row_number()
+            .over(
+                partition_by=todays.c.employee_id,
+                order_by=(todays.c.occurred_at.desc(), todays.c.id.desc()),
+            )
+            .label("nth"),
+        )
+        .where(todays.c.employee_id.is_not(None))
+        .subquery("last")
+    )
+    inside = (
+        select(Employee, last.c.occurred_at, func.count().over().label("total"))
+        .join(last, last.c.employee_id == Employee.id)
+        .where(
+            last.c.nth == 1,
+            last.c.punch_state.in_(sorted(IN_STATES)),
+            Employee.erased_at.is_(None),
+            Employee.restricted_at.is_(None),
+        )
+        .order_by(last.c.occurred_at.desc(), Employee.id)
+        .limit(limit)
+    )
     if scope is not None:
-        ids = ids.where(Employee.department_id.in_(sorted(scope)))
-    visible = sorted(db.scalars(ids), key=lambda e: inside[e], reverse=True)
-    shown = visible[:limit]
-    people = {e.id: e for e in db.scalars(select(Employee).where(Employee.id.in_(shown)))}
-    return [Present(people[e], inside[e]) for e in shown if e in people], len(visible)
+        inside = inside.where(Employee.department_id.in_(sorted(scope)))
+    rows = db.execute(inside).all()
+    if not rows:
+        return [], 0
+    present = [Present(row.Employee, row.occurred_at) for row in rows]
+    return present, int(rows[0].total)
 
 
 def build_dashboard(
@@ -207,18 +250,20 @@ def build_dashboard(
     end = datetime.combine(local_today + timedelta(days=1), time.min, tzinfo=zone)
     restricted = _restricted_ids(db)
 
-    hours = _hour_bounds(start, end)
-    today_rows = todays_punches(db, start, end, restricted)
-    per_hour_counts = per_bucket(today_rows, hours)
-    per_hour = [
-        Bucket(b.astimezone(zone).strftime("%H"), b.astimezone(zone), n)
-        for b, n in zip(hours, per_hour_counts, strict=False)
-    ]
+    hours = list(itertools.pairwise(_hour_bounds(start, end)))
     day_starts = [
         datetime.combine(local_today - timedelta(days=DAYS - 1 - i), time.min, tzinfo=zone)
         for i in range(DAYS)
     ]
-    per_day_counts = counted_punches(db, [*day_starts, end], restricted)
+    days = list(itertools.pairwise([*day_starts, end]))
+    # Every bar of both charts in one statement (two more when the fortnight holds
+    # quarantined punches or punches of restricted employees).
+    counts = counted_punches(db, hours + days, restricted)
+    per_hour_counts, per_day_counts = counts[: len(hours)], counts[len(hours) :]
+    per_hour = [
+        Bucket(lower.astimezone(zone).strftime("%H"), lower.astimezone(zone), n)
+        for (lower, _), n in zip(hours, per_hour_counts, strict=True)
+    ]
     per_day = [
         Bucket(d.strftime("%m-%d"), d, n) for d, n in zip(day_starts, per_day_counts, strict=True)
     ]
@@ -241,7 +286,7 @@ def build_dashboard(
         alerts.overdue_requests = sum(1 for d in due if d.overdue)
         alerts.requests_due_soon = sum(1 for d in due if not d.overdue)
 
-    present, present_count = who_is_in(db, today_rows, scope=scope)
+    present, present_count = who_is_in(db, start, end, scope=scope)
     active = (
         select(func.count())
         .select_from(Employee)

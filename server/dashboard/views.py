@@ -69,8 +69,7 @@ def index() -> ResponseReturnValue:
         scope=department_scope(),
         with_requests=allowed("rights.requests"),
     )
-    db.rollback()  # read only: end the transaction before rendering
-    return render_template(
+    page = render_template(
         "dashboard/index.html",
         board=board,
         today=board.today.date(),
@@ -80,3 +79,7 @@ def index() -> ResponseReturnValue:
         chart_height=CHART_HEIGHT,
         label_space=LABEL_SPACE,
     )
+    # Read only: the transaction ends once the page is drawn. Not before: a rollback
+    # expires the loaded employees and terminals, and the template would load each again.
+    db.rollback()
+    return page

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
@@ -197,3 +198,45 @@ def test_bucket_counts_split_a_range_in_one_statement(
     db.commit()
     bounds = [start + timedelta(hours=h) for h in range(4)]
     assert services.bucket_counts(db, bounds) == [2, 1, 2]
+
+
+def test_who_is_in_names_the_latest_arrivals_and_counts_them_all(
+    db: Session, people: dict[str, Employee]
+) -> None:
+    more = [
+        Employee(employee_code=f"30{i:02d}", given_name="Gus", family_name=f"Novak{i}")
+        for i in range(4)
+    ]
+    db.add_all(more)
+    db.flush()
+    start = _today_at(0)
+    end = start + timedelta(days=1)
+    for i, person in enumerate(more):
+        add_punch(db, person, _today_at(7, 10 * i), state=0)
+    add_punch(db, more[3], _today_at(7, 45), state=0)  # in again: still in, since 07:45
+    add_punch(db, more[0], _today_at(7, 50), state=1)  # out: not in
+    add_punch(db, people["dee"], _today_at(7, 55), state=0)  # restricted: never shown
+    add_punch(db, more[1], start - timedelta(minutes=5), state=1)  # yesterday: ignored
+    db.commit()
+    shown, total = services.who_is_in(db, start, end, scope=None, limit=2)
+    assert total == 3  # Novak1, Novak2, Novak3
+    assert [p.employee.family_name for p in shown] == ["Novak3", "Novak2"]
+    assert shown[0].since == _today_at(7, 45)
+
+
+def test_charts_leave_out_the_punches_of_many_restricted_employees(
+    db: Session, people: dict[str, Employee]
+) -> None:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    add_punch(db, people["dee"], start + timedelta(minutes=10))
+    add_punch(db, people["ana"], start + timedelta(minutes=20))
+    add_punch(db, people["ana"], start + timedelta(minutes=70), status="quarantined", reason="x")
+    add_punch(db, people["bo"], start + timedelta(minutes=80))
+    db.commit()
+    # 11,000 ids in each of 24 ranges: more bound parameters than SQLite takes in one
+    # statement (250,000 as Debian builds it, 32,766 by default) if each were one.
+    restricted = [people["dee"].id, *range(10**6, 10**6 + 11_000)]
+    hours = [start + timedelta(hours=h) for h in range(25)]
+    counts = services.counted_punches(db, list(itertools.pairwise(hours)), restricted)
+    assert counts[:2] == [1, 1]
+    assert sum(counts) == 2
