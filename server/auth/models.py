@@ -84,6 +84,10 @@ class Account(Base):
     # Biometric actions (enrol, distribute, delete templates) need this grant besides the
     # role (issue #6): an HR manager edits people without touching their templates.
     biometric_permission: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
+    # Sessions live in signed cookies, which the server cannot take back one by one: a
+    # session counts only while it carries this number, and signing out, a new password
+    # or a deactivation moves it on, ending every copy of every session of the account.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
 
     def __repr__(self) -> str:
         return f"<Account {self.id} {self.role}>"
