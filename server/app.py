@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from server.auth.throttle import SignInThrottle
 from server.db import make_engine, make_sessionmaker, utcnow
 from server.errors import AppError, AuthenticationError, PermissionDeniedError
 from server.settings import Settings, load_settings
-from server.web import close_session, current_account, session_expired
-from server.web import settings as app_settings
+from server.web import close_session, current_account
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ def create_app(
         app.extensions["rollcall.engine"] = engine
         sessions = make_sessionmaker(engine)
     app.extensions["rollcall.sessions"] = sessions
+    app.extensions["rollcall.sign_in_throttle"] = SignInThrottle()
     app.teardown_appcontext(close_session)
 
     # 4. CSRF on every state-changing request
@@ -150,24 +151,26 @@ def _require_sign_in() -> ResponseReturnValue | None:
         from server.api.blueprint import sign_in_with_token
 
         sign_in_with_token()  # or 401; the request then acts as the token's owner
+        account = current_account()
+        if account is not None and account.must_change_password:
+            raise PermissionDeniedError(
+                _("Change your password first."), code="password_change_required"
+            )
         return None
-    settings = app_settings()
-    now = utcnow()
+    # None when the session is missing, idle too long, or ended (signed out elsewhere,
+    # a new password, a deactivated account).
     account = current_account()
     if account is not None:
-        if session_expired(now, timedelta(minutes=settings.session_idle_minutes)):
-            session.clear()
-        else:
-            session["seen"] = now.timestamp()
-            if account.must_change_password and request.endpoint not in PASSWORD_CHANGE_OPEN:
-                # A password set by an administrator is known to two people: until the
-                # account holder picks their own, only that page (and signing out) opens.
-                if _wants_json():
-                    raise PermissionDeniedError(
-                        _("Change your password first."), code="password_change_required"
-                    )
-                return redirect(url_for("auth.change_password"))
-            return None
+        session["seen"] = utcnow().timestamp()
+        if account.must_change_password and request.endpoint not in PASSWORD_CHANGE_OPEN:
+            # A password set by an administrator is known to two people: until the
+            # account holder picks their own, only that page (and signing out) opens.
+            if _wants_json():
+                raise PermissionDeniedError(
+                    _("Change your password first."), code="password_change_required"
+                )
+            return redirect(url_for("auth.change_password"))
+        return None
     if _wants_json():
         raise AuthenticationError(_("Sign in first."))
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

@@ -15,7 +15,6 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -23,7 +22,7 @@ from flask import Blueprint, Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
 
-from server.web import current_account, get_session, settings
+from server.web import current_account, get_session, local_path, settings
 
 logger = logging.getLogger(__name__)
 
@@ -130,13 +129,7 @@ def init_app(app: Flask) -> None:
 
 
 def _back(target: str | None) -> str:
-    # Same-site paths only: the switch must not become an open redirect.
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return url_for("dashboard.index")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return url_for("dashboard.index")
-    return target
+    return local_path(target) or url_for("dashboard.index")
 
 
 @bp.post("/language")

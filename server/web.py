@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import current_app, g, request, session
 from flask_babel import gettext as _
@@ -56,16 +57,43 @@ def instance_key() -> KeyEncryptionKey | None:
 
 
 def current_account() -> Account | None:
+    """The signed-in account: a session counts while its account is active, it carries
+    the account's current epoch (signing out, a new password or a deactivation end every
+    copy of the cookie) and it has been used within the idle timeout."""
     if "account" in g:
         return cast(Account | None, g.account)
     account: Account | None = None
     account_id = session.get("account_id")
     if isinstance(account_id, int):
         found = get_session().get(Account, account_id)
-        if found is not None and found.active:
+        idle = timedelta(minutes=settings().session_idle_minutes)
+        if (
+            found is not None
+            and found.active
+            and session.get("epoch") == found.session_epoch
+            and not session_expired(utcnow(), idle)
+        ):
             account = found
+        else:
+            session.clear()
     g.account = account
     return account
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None: a redirect to anything else
+    would turn our own pages into a phishing tool. Browsers read a backslash as a slash
+    and drop tabs and newlines, so ``/\\evil.example`` is another site too."""
+    if not target or not target.startswith("/") or len(target) > 2048:
+        return None
+    if "\\" in target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    if target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def client_ip() -> str | None:
@@ -95,6 +123,7 @@ def start_session(account: Account) -> None:
     session.clear()
     session.permanent = True
     session["account_id"] = account.id
+    session["epoch"] = account.session_epoch or 0
     session["seen"] = utcnow().timestamp()
     g.account = account
 

@@ -225,6 +225,8 @@ def set_account_active(db: Session, account_id: int, active: bool, *, actor: Act
     if active:
         account.failed_logins = 0
         account.locked_until = None
+    else:
+        account.end_sessions()
     db.flush()
     record_event(
         db,
@@ -238,13 +240,14 @@ def set_account_active(db: Session, account_id: int, active: bool, *, actor: Act
 
 def reset_password(db: Session, account_id: int, *, actor: Actor) -> str:
     """A new generated password, returned to be shown once; the user must change it at
-    their next sign-in. A lockout is lifted with it."""
+    their next sign-in. A lockout is lifted with it, and the account's sessions end."""
     account = get_account(db, account_id)
     password = generate_password()
     account.password_hash = hash_password(password)
     account.must_change_password = True
     account.failed_logins = 0
     account.locked_until = None
+    account.end_sessions()  # whoever held a session of it is signed out
     db.flush()
     record_event(
         db,

@@ -89,6 +89,10 @@ class Account(Base):
     # or a deactivation moves it on, ending every copy of every session of the account.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
 
+    def end_sessions(self) -> None:
+        """Every session of the account ends at its next request (the caller commits)."""
+        self.session_epoch = (self.session_epoch or 0) + 1
+
     def __repr__(self) -> str:
         return f"<Account {self.id} {self.role}>"
 

@@ -180,6 +180,8 @@ def change_password(
     account.password_hash = hash_password(new)
     forced = account.must_change_password
     account.must_change_password = False
+    # Sessions elsewhere end: someone who knew the old password may hold one.
+    account.end_sessions()
     db.flush()
     record_event(
         db,

@@ -3,11 +3,20 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, cast
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,9 +25,18 @@ from server.audit.services import record_event
 from server.auth import services, totp
 from server.auth.forms import LoginForm
 from server.auth.security_forms import CodeForm
+from server.auth.throttle import SignInThrottle
 from server.db import utcnow
 from server.errors import ValidationError
-from server.web import current_account, current_actor, get_session, instance_key, start_session
+from server.web import (
+    client_ip,
+    current_account,
+    current_actor,
+    get_session,
+    instance_key,
+    local_path,
+    start_session,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -30,13 +48,37 @@ SECOND_FACTOR_WINDOW = timedelta(minutes=5)
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an open redirect would make the login page a phishing tool.
-    if not target:
-        return url_for("dashboard.index")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("dashboard.index")
-    return target
+    return local_path(target) or url_for("dashboard.index")
+
+
+def _throttle() -> SignInThrottle:
+    return cast(SignInThrottle, current_app.extensions["rollcall.sign_in_throttle"])
+
+
+def _throttled() -> ResponseReturnValue | None:
+    """429 while this address has failed too often. The first refusal of a spell goes to
+    the operation log, not each one: a flood of attempts must not flood the log."""
+    verdict = _throttle().check(client_ip())
+    if not verdict.retry_after:
+        return None
+    if verdict.first_refusal:
+        db = get_session()
+        record_event(
+            db,
+            "auth.sign_in_throttled",
+            actor=current_actor(),
+            details={"retry_after_s": verdict.retry_after},
+        )
+        db.commit()
+    error = _(
+        "Too many failed sign-ins from this computer. Try again in %(minutes)d minutes.",
+        minutes=max(1, math.ceil(verdict.retry_after / 60)),
+    )
+    if request.endpoint == "auth.second_factor":
+        page = render_template("auth/second_factor.html", form=CodeForm(), error=error)
+    else:
+        page = render_template("auth/login.html", form=LoginForm(), error=error)
+    return page, 429, {"Retry-After": str(verdict.retry_after)}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -46,11 +88,16 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     error = None
     if form.validate_on_submit():
+        refused = _throttled()
+        if refused is not None:
+            return refused
         db = get_session()
         result = services.authenticate(
             db, username=form.username.data, password=form.password.data, actor=current_actor()
         )
         db.commit()  # a failed attempt is counted too
+        if result.account is None and result.second_factor_for is None:
+            _throttle().failed(client_ip())
         if result.account is not None:
             start_session(result.account)
             return redirect(_safe_next(request.args.get("next")))
@@ -92,6 +139,9 @@ def second_factor() -> ResponseReturnValue:
     form = CodeForm()
     error = None
     if form.validate_on_submit():
+        refused = _throttled()
+        if refused is not None:
+            return refused
         db = get_session()
         result = totp.complete_sign_in(
             db, pending["account"], form.code.data, kek=instance_key(), actor=current_actor()
@@ -100,6 +150,7 @@ def second_factor() -> ResponseReturnValue:
         if result.account is not None:
             start_session(result.account)  # a fresh session: the pending step is gone
             return redirect(_safe_next(str(pending.get("next") or "")))
+        _throttle().failed(client_ip())
         error = CODE_FAILURE
     elif request.method == "POST":
         error = CODE_FAILURE
@@ -119,6 +170,8 @@ def logout() -> ResponseReturnValue:
             object_type="account",
             object_id=account.id,
         )
+        # Every copy of the session cookie ends, on this browser and any other.
+        account.end_sessions()
         db.commit()
     session.clear()
     return redirect(url_for("auth.login"))
@@ -148,6 +201,7 @@ def change_password() -> ResponseReturnValue:
             error, field = exc.message, str(exc.details.get("field") or "")
         else:
             db.commit()
+            start_session(account)  # this browser goes on under the new epoch
             flash(_("Your password is changed."), "success")
             return redirect(url_for("dashboard.index"))
     status = 422 if error else 200
