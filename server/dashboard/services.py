@@ -236,6 +236,21 @@ def who_is_in(
     return present, int(rows[0].total)
 
 
+def _quarantined(db: Session, scope: frozenset[int] | None) -> int:
+    """Quarantined punches: all of them, or those of people in the account's departments."""
+    if scope is None:
+        return operations.count_quarantined(db)
+    in_scope = select(Employee.id).where(Employee.department_id.in_(sorted(scope)))
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(Punch)
+            .where(Punch.status == operations.QUARANTINED, Punch.employee_id.in_(in_scope))
+        )
+        or 0
+    )
+
+
 def build_dashboard(
     db: Session,
     *,
@@ -272,8 +287,12 @@ def build_dashboard(
     alerts = Alerts(
         clock_drift=[t for t in fleet if t.clock_alert],
         failing=[t for t in fleet if t.terminal.consecutive_failures],
-        quarantined=operations.count_quarantined(db),
-        unassigned_pins=db.scalar(
+        quarantined=_quarantined(db, scope),
+        # PINs nobody is mapped to belong to no department: an account limited to some
+        # departments cannot map them, and is not told about them (as on the terminals page).
+        unassigned_pins=0
+        if scope is not None
+        else db.scalar(
             select(func.count()).select_from(PinMapping).where(PinMapping.employee_id.is_(None))
         )
         or 0,

@@ -39,6 +39,7 @@ from server.web import (
     current_actor,
     department_scope,
     get_session,
+    require_biometric_permission,
     require_department_scope,
     require_role,
 )
@@ -244,6 +245,10 @@ def areas(employee_id: int) -> ResponseReturnValue:
             )
         )
     if form.validate_on_submit():
+        if template_summary(db, employee.id).count:
+            # Terminals of the new areas receive the employee's fingerprints or face, and
+            # those of areas left delete them: a biometric action (issue #6).
+            require_biometric_permission()
         try:
             puts, deletes = distribution.set_employee_areas(
                 db, employee.id, form.area_ids.data or [], actor=current_actor()

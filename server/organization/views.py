@@ -71,12 +71,18 @@ def _field_error(form: NodeForm, exc: AppError) -> None:
 def _departments_page(form: NodeForm, status: int = 200) -> ResponseReturnValue:
     db = get_session()
     departments = services.list_departments(db)
+    scope = department_scope()
+    # The tree is the organization's; how many people work where is shown only within
+    # the account's departments.
+    counts = {
+        d: n for d, n in services.employee_counts(db).items() if scope is None or d in scope
+    }
     return render_template(
         "organization/departments.html",
         tree=services.build_tree(departments),
-        counts=services.employee_counts(db),
+        counts=counts,
         form=form,
-        scope=department_scope(),
+        scope=scope,
     ), status
 
 

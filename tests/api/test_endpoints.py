@@ -68,6 +68,43 @@ def test_terminals_list_and_detail_show_health_but_never_the_comm_key(
     assert done["items"] == []
 
 
+def test_the_outbox_names_only_employees_within_a_scoped_callers_departments(
+    api: Api,
+    issue_token: Callable[..., str],
+    create_account: Callable[..., Any],
+    create_terminal: Callable[..., Any],
+    person: Employee,
+    db: Session,
+) -> None:
+    from server.auth.models import account_departments
+    from server.organization.models import Department
+
+    north = Department(code="N", name="North")
+    south = Department(code="S", name="South")
+    db.add_all([north, south])
+    db.flush()
+    person.department_id = north.id
+    colleague = Employee(employee_code="E8", given_name="Li", family_name="Wang")
+    colleague.department_id = south.id
+    db.add(colleague)
+    db.flush()
+    t = create_terminal(name="Gate")
+    queue_command(db, t, CommandKind.PUT_USER, cause="area_change", employee_id=person.id, pin="7")
+    queue_command(
+        db, t, CommandKind.PUT_USER, cause="area_change", employee_id=colleague.id, pin="8"
+    )
+    scoped = create_account(role="hr_manager")
+    db.execute(account_departments.insert().values(account_id=scoped.id, department_id=south.id))
+    db.commit()
+    items = api.get(f"/terminals/{t.id}/outbox", issue_token(account=scoped)).get_json()["items"]
+    assert [(c["employee_id"], c["pin"]) for c in items] == [(None, None), (colleague.id, "8")]
+    everyone = api.get(f"/terminals/{t.id}/outbox", issue_token("admin")).get_json()["items"]
+    assert [(c["employee_id"], c["pin"]) for c in everyone] == [
+        (person.id, "7"),
+        (colleague.id, "8"),
+    ]
+
+
 def test_sync_now_reads_the_terminals_punches_and_an_hr_viewer_may_not(
     api: Api,
     issue_token: Callable[..., str],

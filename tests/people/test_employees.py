@@ -12,7 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.audit.models import AuditEvent
+from server.devices.models import TerminalCommand
 from server.employees.models import Employee, employee_areas
+from server.enrolment.models import BiometricTemplate
+from tests.conftest import csrf_token
 
 
 def _events(db: Session, action: str, employee_id: int | None = None) -> list[AuditEvent]:
@@ -339,3 +342,51 @@ def test_the_pages_render_in_chinese(
     assert "添加员工" in listing
     detail = client.get(f"/employees/{org['ana'].id}").get_data(as_text=True)
     assert "最近打卡" in detail
+
+
+def test_moving_an_enrolled_employee_between_areas_needs_the_biometric_permission(
+    client: Any,
+    sign_in: Callable[..., Any],
+    post: Callable[..., Any],
+    org: dict[str, Any],
+    db: Session,
+) -> None:
+    ana = org["ana"]
+    db.add(
+        BiometricTemplate(
+            employee_id=ana.id,
+            kind="finger",
+            template_index=1,
+            format_version="10",
+            ciphertext=b"sealed elsewhere",
+        )
+    )
+    db.commit()
+    sign_in("hr_manager")  # edits people, without the biometric permission
+    refused = post(
+        f"/employees/{ana.id}/areas",
+        {"area_ids": str(org["gate"].id)},
+        page=f"/employees/{ana.id}/areas",
+    )
+    assert refused.status_code == 403
+    assert "biometric permission" in refused.get_data(as_text=True)
+    assert _areas(db, ana.id) == []
+    assert not db.scalar(select(func.count()).select_from(TerminalCommand))
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/").get_data(as_text=True))})
+    sign_in("hr_manager", biometric_permission=True)
+    allowed = post(
+        f"/employees/{ana.id}/areas",
+        {"area_ids": str(org["gate"].id)},
+        page=f"/employees/{ana.id}/areas",
+    )
+    assert allowed.status_code == 302
+    assert _areas(db, ana.id) == [org["gate"].id]
+
+
+def _areas(db: Session, employee_id: int) -> list[int]:
+    db.expire_all()
+    return list(
+        db.scalars(
+            select(employee_areas.c.area_id).where(employee_areas.c.employee_id == employee_id)
+        )
+    )

@@ -176,3 +176,14 @@ def test_areas_are_created_and_a_move_reconciles_their_terminals(
     assert [a for a in _actions(db) if a.startswith("area.")] == ["area.created", "area.moved"]
     page = client.get("/areas").get_data(as_text=True)
     assert "Loading dock" in page
+
+
+def test_a_scoped_manager_sees_head_counts_only_of_their_departments(
+    client: Any, sign_in: Callable[..., Any], org: dict[str, Any]
+) -> None:
+    sign_in("hr_manager", departments=(org["assembly"],))
+    tree = client.get("/departments").get_data(as_text=True).split('id="department-tree"')[1]
+    tree = tree.split("</section>")[0]
+    assert "Office" in tree  # the organization's tree is shown whole
+    assert f"department={org['assembly'].id}" in tree
+    assert f"department={org['office'].id}" not in tree  # Bo's department: no head count

@@ -19,7 +19,7 @@ from server.db import utcnow
 from server.devices.models import CommandKind, CommandState, PinMapping, TerminalCommand
 from server.employees.models import Employee
 from server.rights.services import receive_request
-from tests.web.conftest import ZONE, add_punch
+from tests.web.conftest import ZONE, add_punch, page_token
 
 BERLIN = ZoneInfo(ZONE)
 
@@ -240,3 +240,20 @@ def test_charts_leave_out_the_punches_of_many_restricted_employees(
     counts = services.counted_punches(db, list(itertools.pairwise(hours)), restricted)
     assert counts[:2] == [1, 1]
     assert sum(counts) == 2
+
+
+def test_a_scoped_account_is_alerted_only_about_its_departments(
+    client: Any, db: Session, world: Any, sign_in: Callable[..., Any]
+) -> None:
+    # The world holds one quarantined punch (Ana, Assembly) and one PIN nobody holds.
+    db.add(PinMapping(terminal_id=None, pin="777", valid_from=utcnow()))
+    db.commit()
+    sign_in("hr_manager", departments=(world.departments["office"],))
+    alerts = client.get("/").get_data(as_text=True).split('id="alerts"')[1].split("</section>")[0]
+    assert 'data-alert="quarantined"' not in alerts  # Ana is not in Office
+    assert 'data-alert="unassigned-pins"' not in alerts
+    client.post("/logout", data={"csrf_token": page_token(client, "/")})
+    sign_in("hr_manager", departments=(world.departments["plant"],))
+    alerts = client.get("/").get_data(as_text=True).split('id="alerts"')[1].split("</section>")[0]
+    assert "1 quarantined punches" in alerts  # Ana's, in Assembly under Plant
+    assert 'data-alert="unassigned-pins"' not in alerts

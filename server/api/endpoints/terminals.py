@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from server.api.blueprint import api
 from server.api.pagination import Keyset, paginate
@@ -17,8 +19,9 @@ from server.auth.models import Role
 from server.db import utcnow
 from server.devices import distribution, services
 from server.devices.models import CommandState, SyncRun, Terminal, TerminalCommand
+from server.employees.models import Employee
 from server.errors import AppError
-from server.web import current_actor, get_session, instance_key
+from server.web import current_actor, department_scope, get_session, instance_key
 from terminals.base import TerminalError
 
 READERS = (Role.HR_MANAGER, Role.HR_VIEWER, Role.AUDITOR, Role.PRIVACY_OFFICER)
@@ -227,4 +230,29 @@ def terminal_outbox(terminal_id: int, query: dict[str, Any]) -> Any:
         limit=query["limit"],
         cursor=query.get("cursor"),
     )
-    return page.json(command_json)
+    return page.json(_scoped(db, page.items))
+
+
+def _scoped(
+    db: Session, commands: Sequence[TerminalCommand]
+) -> Callable[[TerminalCommand], dict[str, Any]]:
+    """``command_json`` that names only the employees within the caller's department
+    scope, as the outbox page does: a command about someone else keeps its kind and
+    state, without whom (employee id, PIN) it is about."""
+    scope = department_scope()
+    if scope is None:
+        return command_json
+    ids = {c.employee_id for c in commands if c.employee_id is not None}
+    visible = set(
+        db.scalars(
+            select(Employee.id).where(Employee.id.in_(ids), Employee.department_id.in_(scope))
+        )
+    )
+
+    def serialize(c: TerminalCommand) -> dict[str, Any]:
+        data = command_json(c)
+        if c.employee_id not in visible:
+            data["employee_id"] = data["pin"] = None
+        return data
+
+    return serialize
