@@ -12,8 +12,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.audit.models import AuditEvent, AuditHead
-from server.audit.services import Actor, record_event, verify_chain
-from server.db import make_engine
+from server.audit.services import (
+    VERIFICATION_FILE,
+    Actor,
+    load_verification,
+    record_event,
+    verify_chain,
+)
+from server.db import make_engine, utcnow
 from server.settings import load_settings
 from tests.conftest import run
 
@@ -67,10 +73,85 @@ def test_a_rewritten_head_does_not_hide_a_truncation_of_the_whole_log(db: Sessio
     assert not verify_chain(db).ok  # the hash no longer matches genesis
 
 
-@pytest.mark.parametrize("value", [b"\x01\x02template", {"nested": 1}, ["a"], "x" * 201])
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"\x01\x02template",
+        {"nested": 1},
+        ["a"],
+        "x" * 121,
+        "Ana Reis",
+        "told her by phone, she agreed",
+        "ana.reis@example.com",
+        "line\nbreak",
+        "<script>",
+    ],
+)
 def test_details_hold_identifiers_only(db: Session, value: object) -> None:
     with pytest.raises((TypeError, ValueError)):
         record_event(db, "x", actor=ACTOR, details={"k": value})
+    assert db.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_a_free_text_detail_is_refused_without_repeating_it(db: Session) -> None:
+    with pytest.raises(ValueError, match="not free text") as refused:
+        record_event(db, "x", actor=ACTOR, details={"note": "Ana was late, doctor"})
+    assert "Ana" not in str(refused.value)
+    with pytest.raises(ValueError, match="plain name"):
+        record_event(db, "x", actor=ACTOR, details={"the note": 1})
+
+
+def test_identifiers_codes_times_and_lists_of_ids_are_accepted(db: Session) -> None:
+    details = {
+        "at": "2026-11-22T08:30:00+08:00",
+        "departments": "3,7,12",
+        "terminal": "CGXH201360012",
+        "to": "192.0.2.7:4370",
+        "rows.punches": 3,
+        "reason": "wrong_state",
+        "ok": True,
+        "empty": "",
+        "none": None,
+    }
+    event = record_event(db, "x", actor=ACTOR, details=details)
+    assert event.details == details
+    assert verify_chain(db).ok
+
+
+def test_a_lifted_restriction_keeps_the_notice_reference_only_as_a_code(db: Session) -> None:
+    from server.employees.models import Employee
+    from server.errors import ValidationError
+    from server.rights.restriction import lift_restriction, restrict_employee
+
+    person = Employee(employee_code="R1", given_name="Rosa", family_name="Lind")
+    db.add(person)
+    db.flush()
+    restrict_employee(db, person.id, reason="accuracy_contested", actor=ACTOR)
+    before = db.scalar(select(func.count()).select_from(AuditEvent))
+    with pytest.raises(ValidationError, match="reference of the notice"):
+        lift_restriction(
+            db,
+            person.id,
+            notified_at=utcnow(),
+            method="letter",
+            evidence_ref="Letter to Rosa Lind, 3 May",
+            actor=ACTOR,
+        )
+    assert db.scalar(select(func.count()).select_from(AuditEvent)) == before
+    assert db.get(Employee, person.id).restricted_at is not None  # type: ignore[union-attr]
+    lift_restriction(
+        db,
+        person.id,
+        notified_at=utcnow(),
+        method="letter",
+        evidence_ref=" L-2026/0042 ",
+        actor=ACTOR,
+    )
+    entry = db.scalars(
+        select(AuditEvent).where(AuditEvent.action == "employee.restriction_lifted")
+    ).one()
+    assert entry.details["evidence"] == "L-2026/0042"
+    assert entry.details["method"] == "letter"
 
 
 @contextmanager
@@ -106,9 +187,18 @@ def test_audit_verify_reports_the_first_altered_entry_and_keeps_anchors(
 
     with _instance_db(home) as db:
         db.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(action="edited"))
+    kept = load_verification(home / "data" / VERIFICATION_FILE)
+    assert kept is not None
+    assert (kept.ok, kept.by_kind, kept.anchor_seq) == (True, "cli", None)  # --no-anchor
     broken = run(home, "audit", "verify")
     assert broken.returncode == 1
     assert "NOT intact: entry altered (first bad entry: 3" in broken.stderr
+    # the page shows this result until a later check passes
+    kept = load_verification(home / "data" / VERIFICATION_FILE)
+    assert kept is not None
+    assert (kept.ok, kept.first_broken_seq, kept.entries) == (False, 3, 2)
+    assert kept.reason == "entry altered"
+    assert (home / "data" / VERIFICATION_FILE).stat().st_mode & 0o777 == 0o600
 
 
 def test_audit_verify_catches_a_log_cut_back_together_with_its_head(

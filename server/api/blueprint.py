@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, g, request
 from server.api.registry import WRITE_METHODS, ApiRegistry
 from server.api.tokens import check_token
 from server.errors import AuthenticationError, PermissionDeniedError
-from server.web import get_session
+from server.web import current_actor, get_session
 
 PREFIX = "/api/v1"
 
@@ -33,7 +33,11 @@ def sign_in_with_token() -> None:
     if scheme.lower() != "bearer" or not presented.strip():
         raise AuthenticationError("use the header Authorization: Bearer <token>")
     db = get_session()
-    checked = check_token(db, presented.strip())
+    try:
+        checked = check_token(db, presented.strip(), actor=current_actor())
+    except AuthenticationError:
+        db.commit()  # the refusal's entry in the operation log (#6)
+        raise
     if checked.touched:
         db.commit()  # last_used_at only; the view starts from a clean transaction
     g.account = checked.account

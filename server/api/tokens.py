@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -145,28 +146,68 @@ class TokenCheck:
     touched: bool  # last_used_at moved: the caller commits it
 
 
-def check_token(db: Session, presented: str, *, now: datetime | None = None) -> TokenCheck:
+# The shape of a token as issued: its shown prefix may be logged, the rest never.
+_TOKEN_SHAPE = re.compile(r"rc_r[ow]_[A-Za-z0-9_-]{43}")
+
+
+def _refused(
+    db: Session, presented: str, reason: str, *, actor: Actor | None, row: ApiToken | None = None
+) -> AuthenticationError:
+    """The 401 for ``presented``, after an entry in the operation log (#6). The entry holds
+    the reason, the token's row when it is known, and at most the token's shown prefix,
+    never the token; the caller commits before answering, so the entry survives."""
+    if actor is not None:
+        if row is not None:
+            prefix: str | None = row.prefix
+        elif _TOKEN_SHAPE.fullmatch(presented):
+            prefix = presented[:SHOWN_PREFIX_LENGTH]
+        else:
+            prefix = None  # not a token of ours: it could be anything, even a password
+        record_event(
+            db,
+            "api_token.refused",
+            actor=Actor("anonymous", None, actor.ip_address, actor.user_agent),
+            object_type="api_token" if row is not None else None,
+            object_id=row.id if row is not None else None,
+            details={
+                "reason": reason,
+                "prefix": prefix,
+                "account": row.account_id if row is not None else None,
+            },
+        )
+    # The message is the same whatever the reason: a client learns only that it failed.
+    return AuthenticationError("the API token is unknown, revoked or expired")
+
+
+def check_token(
+    db: Session, presented: str, *, actor: Actor | None = None, now: datetime | None = None
+) -> TokenCheck:
     """The token and owner behind ``presented``, or :class:`AuthenticationError` (401).
 
     The message is the same for unknown, revoked and expired tokens: a client learns only
-    that this token does not work.
+    that this token does not work. With ``actor`` (the request's address and browser), a
+    refusal is written to the operation log (flushed; the caller commits it even though
+    the request fails).
     """
     now = now or utcnow()
-    refused = AuthenticationError("the API token is unknown, revoked or expired")
     if len(presented) > MAX_TOKEN_LENGTH or not presented.startswith(
         (READ_ONLY_PREFIX, READ_WRITE_PREFIX)
     ):
-        raise refused
+        raise _refused(db, presented, "malformed", actor=actor)
     digest = token_hash(presented)
     row = db.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
     # The lookup is by the hash; compare it again in constant time all the same.
     if row is None or not hmac.compare_digest(row.token_hash, digest):
-        raise refused
-    if not row.usable(now) or row.read_only != presented.startswith(READ_ONLY_PREFIX):
-        raise refused
+        raise _refused(db, presented, "unknown", actor=actor)
+    if row.revoked_at is not None:
+        raise _refused(db, presented, "revoked", actor=actor, row=row)
+    if not row.usable(now):
+        raise _refused(db, presented, "expired", actor=actor, row=row)
+    if row.read_only != presented.startswith(READ_ONLY_PREFIX):
+        raise _refused(db, presented, "wrong_kind", actor=actor, row=row)
     account = db.get(Account, row.account_id)
     if account is None or not account.active:
-        raise refused
+        raise _refused(db, presented, "account_inactive", actor=actor, row=row)
     touched = row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
     if touched:
         row.last_used_at = now

@@ -28,22 +28,45 @@ def verify(ctx: click.Context, anchor_file: Path | None, no_anchor: bool) -> Non
 
     Every anchor recorded before must still be a point of the chain, so a log rewritten
     together with its head row is caught too. After a clean check the current head is
-    appended to the anchor file. Exits 1 when anything is wrong.
+    appended to the anchor file. The result is kept in the data folder, so the operation-log
+    page shows it (a failure until a later check passes). Exits 1 when anything is wrong.
     """
-    from server.audit.services import append_anchor, check_anchors, read_anchors, verify_chain
+    from server.audit.services import (
+        ANCHOR_FILE,
+        VERIFICATION_FILE,
+        Actor,
+        Anchor,
+        ChainReport,
+        append_anchor,
+        check_anchors,
+        read_anchors,
+        save_verification,
+        verify_chain,
+    )
     from server.cli import _session, _settings, fail
 
     settings = _settings(ctx)
-    path = anchor_file or settings.data_dir / "audit-anchors.jsonl"
+    path = anchor_file or settings.data_dir / ANCHOR_FILE
+    status = settings.data_dir / VERIFICATION_FILE
+    actor = Actor.system("cli")
+
+    def keep(report: ChainReport, anchor: Anchor | None = None) -> None:
+        try:
+            save_verification(status, report, actor=actor, anchor=anchor)
+        except OSError as exc:
+            click.echo(f"warning: the result could not be kept in {status}: {exc}", err=True)
+
     try:
         anchors = read_anchors(path)
     except (OSError, ValueError) as exc:
+        keep(ChainReport(False, 0, None, f"the anchors cannot be read: {exc}"))
         fail(f"cannot read the anchors: {exc}")
     with _session(settings) as db:
         report = verify_chain(db)
         if report.ok:
             report = check_anchors(db, anchors) or report
         if not report.ok:
+            keep(report)
             fail(
                 f"the operation log is NOT intact: {report.reason} "
                 f"(first bad entry: {report.first_broken_seq}; {report.entries} entries "
@@ -53,9 +76,12 @@ def verify(ctx: click.Context, anchor_file: Path | None, no_anchor: bool) -> Non
             f"The operation log is intact: {report.entries} entries, "
             f"{len(anchors)} earlier anchor(s) matched."
         )
+        anchor = None
         if not no_anchor:
             try:
                 anchor = append_anchor(db, path)
             except OSError as exc:
+                keep(report)
                 fail(f"verified, but the anchor could not be written to {path}: {exc}")
             click.echo(f"Anchor recorded at entry {anchor.seq} in {path}.")
+        keep(report, anchor)

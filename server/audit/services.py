@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,13 +57,31 @@ def _entry_digest(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
+# What a string in an entry's details may look like (#6: identifiers, never free text):
+# codes, ids, serials, ISO times, comma-separated lists of ids. No spaces, so no sentence,
+# name or note fits; no "@", so no e-mail address.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_.:/+,-]{0,120}")
+_DETAIL_KEY = re.compile(r"[a-z][a-z0-9_.]{0,63}")
+
+
+def is_identifier(value: str) -> bool:
+    """Whether ``value`` may stand in an entry's details: a code or id, not free text."""
+    return _IDENTIFIER.fullmatch(value) is not None
+
+
 def _check_details(details: dict[str, Any]) -> None:
     # Identifiers and counts only: a nested structure is where free text and templates hide.
     for key, value in details.items():
+        if not isinstance(key, str) or _DETAIL_KEY.fullmatch(key) is None:
+            raise ValueError(f"audit detail key {key!r} is not a plain name")
         if not isinstance(value, _ALLOWED_DETAIL) or isinstance(value, bytes):
             raise TypeError(f"audit detail {key!r} must be a scalar, not {type(value).__name__}")
-        if isinstance(value, str) and len(value) > 200:
-            raise ValueError(f"audit detail {key!r} is too long for an identifier")
+        if isinstance(value, str) and not is_identifier(value):
+            # The value itself is not repeated: it may be the personal data kept out.
+            raise ValueError(
+                f"audit detail {key!r} must be an identifier or code (at most 120 letters, "
+                "digits and _.:/+,-), not free text"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,3 +271,109 @@ def append_anchor(db: Session, path: Path) -> Anchor:
     finally:
         os.close(fd)
     return anchor
+
+
+# --------------------------------------------------------------------------- last verification
+# The result of the last check (page or `rollcall audit verify`) is kept beside the anchors,
+# so the operation-log page always shows whether the log was found intact: a failed check
+# stays shown as failed until a later check passes (#6).
+
+ANCHOR_FILE = "audit-anchors.jsonl"
+VERIFICATION_FILE = "audit-verification.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """One check of the chain and its anchors: when, by whom, and what it found."""
+
+    at: str  # ISO time of the check, UTC
+    by_kind: str  # the actor's kind: "account", "cli", ...
+    by_account_id: int | None
+    ok: bool
+    entries: int  # entries verified (before the first broken one when not ok)
+    first_broken_seq: int | None = None
+    reason: str | None = None
+    anchor_seq: int | None = None  # the anchor recorded after a clean check
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "at": self.at,
+                "by_kind": self.by_kind,
+                "by_account_id": self.by_account_id,
+                "ok": self.ok,
+                "entries": self.entries,
+                "first_broken_seq": self.first_broken_seq,
+                "reason": self.reason,
+                "anchor_seq": self.anchor_seq,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Verification:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        at, by_kind, ok, entries = data["at"], data["by_kind"], data["ok"], data["entries"]
+        if not (isinstance(at, str) and isinstance(by_kind, str) and isinstance(ok, bool)):
+            raise ValueError("at, by_kind and ok have the wrong types")
+        optional_ints = ("by_account_id", "first_broken_seq", "anchor_seq")
+        if not isinstance(entries, int) or any(
+            data.get(k) is not None and not isinstance(data[k], int) for k in optional_ints
+        ):
+            raise ValueError("entries and sequence numbers are whole numbers")
+        reason = data.get("reason")
+        return cls(
+            at=at,
+            by_kind=by_kind,
+            by_account_id=data.get("by_account_id"),
+            ok=ok,
+            entries=entries,
+            first_broken_seq=data.get("first_broken_seq"),
+            reason=None if reason is None else str(reason),
+            anchor_seq=data.get("anchor_seq"),
+        )
+
+
+def save_verification(
+    path: Path, report: ChainReport, *, actor: Actor, anchor: Anchor | None = None
+) -> Verification:
+    """Keep ``report`` as the last check in ``path`` (replaced atomically, 0600)."""
+    result = Verification(
+        at=utcnow().isoformat(timespec="seconds"),
+        by_kind=actor.kind,
+        by_account_id=actor.account_id,
+        ok=report.ok,
+        entries=report.entries,
+        first_broken_seq=report.first_broken_seq,
+        reason=None if report.reason is None else str(report.reason),
+        anchor_seq=anchor.seq if anchor is not None else None,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            os.write(fd, (result.to_json() + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return result
+
+
+def load_verification(path: Path) -> Verification | None:
+    """The last check kept in ``path``; None if there was none. Raises ValueError or
+    OSError when the file cannot be read (the page then says so)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        return Verification.from_json(text)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a verification result ({exc})") from None

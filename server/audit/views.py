@@ -12,13 +12,21 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from server.audit.models import AuditEvent
+from server.audit.models import AuditEvent, AuditHead
 from server.audit.services import (
+    ANCHOR_FILE,
+    VERIFICATION_FILE,
+    Anchor,
+    ChainReport,
+    Verification,
     append_anchor,
     check_anchors,
+    load_verification,
     read_anchors,
     record_event,
+    save_verification,
     verify_chain,
 )
 from server.auth.models import Account, Role
@@ -32,7 +40,41 @@ PAGE = 100
 
 
 def _anchor_path() -> Path:
-    return settings().data_dir / "audit-anchors.jsonl"
+    return settings().data_dir / ANCHOR_FILE
+
+
+def _verification_path() -> Path:
+    return settings().data_dir / VERIFICATION_FILE
+
+
+def _last_check(db: Session) -> dict[str, Any]:
+    """What the page says about the last verification (kept by the page and the CLI)."""
+    problem: str | None = None
+    last: Verification | None = None
+    try:
+        last = load_verification(_verification_path())
+    except (OSError, ValueError) as exc:
+        problem = str(exc)
+    anchor: Anchor | None = None
+    if last is None and problem is None:
+        # Checks made before results were kept left only their anchors.
+        try:
+            anchors = read_anchors(_anchor_path())
+        except (OSError, ValueError) as exc:
+            problem = str(exc)
+        else:
+            anchor = anchors[-1] if anchors else None
+    who: str | None = None
+    newer = 0
+    if last is not None:
+        if last.by_account_id is not None:
+            who = db.scalar(select(Account.username).where(Account.id == last.by_account_id))
+        who = who or last.by_kind
+        if last.ok:
+            head = db.get(AuditHead, 1)
+            covered = last.anchor_seq if last.anchor_seq is not None else last.entries
+            newer = max(0, (head.seq if head is not None else 0) - covered)
+    return {"last": last, "who": who, "newer": newer, "problem": problem, "anchor": anchor}
 
 
 def _day(value: str | None) -> date | None:
@@ -95,14 +137,13 @@ def index() -> ResponseReturnValue:
             )
         ).all()
     )
-    anchors = read_anchors(_anchor_path())
     filters: dict[str, Any] = {k: v for k, v in args.items() if k != "before" and v}
     return render_template(
         "audit/index.html",
         events=events,
         accounts=accounts,
         codes=codes,
-        last_anchor=anchors[-1] if anchors else None,
+        check=_last_check(db),
         next_url=url_for("audit.index", before=events[-1].seq, **filters) if more else None,
         args=args,
         problems=problems,
@@ -112,25 +153,44 @@ def index() -> ResponseReturnValue:
 @bp.post("/audit/verify")
 @require_role(*READ)
 def verify() -> ResponseReturnValue:
-    """Walk the whole chain and every earlier anchor; record a new anchor when intact."""
+    """Walk the whole chain and every earlier anchor; record a new anchor when intact. The
+    result is kept, so the page shows it until the next check (a failure stays visible)."""
     db = get_session()
+    actor = current_actor()
     path = _anchor_path()
+    anchors: list[Anchor] = []
     try:
         anchors = read_anchors(path)
     except (OSError, ValueError) as exc:
-        flash(_("The anchors cannot be read: %(error)s", error=str(exc)), "error")
-        return redirect(url_for("audit.index"))
-    report = verify_chain(db)
-    if report.ok:
-        report = check_anchors(db, anchors) or report
+        # Without its anchors the log cannot be shown intact: a failed check.
+        report = ChainReport(
+            False, 0, None, _("The anchors cannot be read: %(error)s", error=str(exc))
+        )
+    else:
+        report = verify_chain(db)
+        if report.ok:
+            report = check_anchors(db, anchors) or report
     db.rollback()
     record_event(
         db,
         "audit.verified",
-        actor=current_actor(),
+        actor=actor,
         details={"ok": report.ok, "entries": report.entries, "first_bad": report.first_broken_seq},
     )
     db.commit()
+    anchor: Anchor | None = None
+    if report.ok:
+        try:
+            anchor = append_anchor(db, path)
+        except OSError as exc:
+            flash(_("The new anchor could not be written: %(error)s", error=str(exc)), "error")
+    try:
+        save_verification(_verification_path(), report, actor=actor, anchor=anchor)
+    except OSError as exc:
+        flash(_("The result of the check could not be kept: %(error)s", error=str(exc)), "error")
+    if not report.ok and report.first_broken_seq is None:
+        flash(report.reason or "", "error")  # the anchors could not be read
+        return redirect(url_for("audit.index"))
     if not report.ok:
         flash(
             _(
@@ -141,15 +201,24 @@ def verify() -> ResponseReturnValue:
             "error",
         )
         return redirect(url_for("audit.index"))
-    anchor = append_anchor(db, path)
-    flash(
-        _(
-            "The operation log is intact: %(n)s entries; %(a)s earlier anchor(s) matched. "
-            "New anchor at entry %(seq)s.",
-            n=report.entries,
-            a=len(anchors),
-            seq=anchor.seq,
-        ),
-        "success",
-    )
+    if anchor is None:
+        flash(
+            _(
+                "The operation log is intact: %(n)s entries; %(a)s earlier anchor(s) matched.",
+                n=report.entries,
+                a=len(anchors),
+            ),
+            "success",
+        )
+    else:
+        flash(
+            _(
+                "The operation log is intact: %(n)s entries; %(a)s earlier anchor(s) matched. "
+                "New anchor at entry %(seq)s.",
+                n=report.entries,
+                a=len(anchors),
+                seq=anchor.seq,
+            ),
+            "success",
+        )
     return redirect(url_for("audit.index"))

@@ -13,13 +13,15 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from server.audit.services import Actor, record_event
+from server.audit.services import Actor, is_identifier, record_event
 from server.db import utcnow
 from server.devices import distribution
 from server.employees.services import get_employee
 from server.errors import ConflictError, ValidationError
 
 NOTICE_METHODS = ("letter", "email", "in_person")
+# The notice's reference (letter number, message id) goes to the operation log: a code.
+MAX_EVIDENCE_REF = 64
 # The grounds of GDPR art. 18(1)(a)-(d); a closed list keeps free text out of the log.
 GROUNDS = (
     "accuracy_contested",
@@ -84,6 +86,16 @@ def lift_restriction(
             f"How the employee was told: one of {', '.join(NOTICE_METHODS)}.",
             details={"field": "method"},
         )
+    evidence_ref = (evidence_ref or "").strip() or None
+    if evidence_ref is not None and (
+        len(evidence_ref) > MAX_EVIDENCE_REF or not is_identifier(evidence_ref)
+    ):
+        # The reference is kept in the operation log, which holds no free text (#6).
+        raise ValidationError(
+            f"The reference of the notice is a code such as a letter number: at most "
+            f"{MAX_EVIDENCE_REF} letters, digits and _.:/+,- without spaces.",
+            details={"field": "evidence"},
+        )
     employee.restricted_at = None
     db.flush()
     record_event(
@@ -96,7 +108,7 @@ def lift_restriction(
         details={
             "notified_at": notified_at.isoformat(timespec="seconds"),
             "method": method,
-            "evidence": (evidence_ref or "")[:200] or None,
+            "evidence": evidence_ref,
         },
     )
     return len(distribution.put_everywhere(db, employee, cause="restriction_lifted"))

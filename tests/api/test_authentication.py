@@ -108,6 +108,55 @@ def test_revoked_expired_and_garbage_tokens_get_401_json(
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+def test_every_refused_token_is_logged_with_address_and_browser_never_the_token(
+    api: Api, issue_token: Callable[..., str], db: Session
+) -> None:
+    revoked = issue_token("admin")
+    row = db.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(revoked)))
+    assert row is not None
+    revoke_token(db, row.id, actor=Actor.system("test"))
+    db.commit()
+    forged = READ_WRITE_PREFIX + revoked.removeprefix(READ_WRITE_PREFIX)[::-1]
+    password = "my secret password"
+    agent = {"User-Agent": "probe-client/2.1"}
+    for bad in (revoked, forged, password, "rc_rw_" + "x" * 500):
+        assert api.get("/me", bad, headers=agent).status_code == 401
+    # committed before the 401: the request's rollback does not take the entries away
+    db.expire_all()
+    entries = db.scalars(
+        select(AuditEvent).where(AuditEvent.action == "api_token.refused").order_by(AuditEvent.seq)
+    ).all()
+    assert [e.details["reason"] for e in entries] == [
+        "revoked",
+        "unknown",
+        "malformed",
+        "malformed",
+    ]
+    assert all(e.user_agent == "probe-client/2.1" for e in entries)
+    assert all(e.ip_address == "127.0.0.1" for e in entries)
+    assert all(e.actor_account_id is None for e in entries)
+    first, unknown, typed, _long = entries
+    assert (first.object_type, first.object_id) == ("api_token", str(row.id))
+    assert first.details["prefix"] == row.prefix
+    assert first.details["account"] == row.account_id
+    # only the part of a well-formed token that is shown in lists anyway
+    assert unknown.details["prefix"] == forged[: len(row.prefix)]
+    assert typed.details["prefix"] is None
+    stored = " ".join(f"{e.details} {e.object_id} {e.user_agent} {e.actor_kind}" for e in entries)
+    for secret in (revoked, forged, password, revoked[len(row.prefix) :][:12]):
+        assert secret not in stored
+    # a good token is not logged as refused
+    assert api.get("/me", issue_token("auditor"), headers=agent).status_code == 200
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "api_token.refused")
+        )
+        == 4
+    )
+
+
 def test_a_token_of_a_deactivated_account_stops_working(
     api: Api, issue_token: Callable[..., str], create_account: Callable[..., Any], db: Session
 ) -> None:
@@ -117,6 +166,10 @@ def test_a_token_of_a_deactivated_account_stops_working(
     owner.active = False
     db.commit()
     assert api.get("/me", token).status_code == 401
+    db.expire_all()
+    entry = db.scalars(select(AuditEvent).where(AuditEvent.action == "api_token.refused")).one()
+    assert entry.details["reason"] == "account_inactive"
+    assert entry.details["account"] == owner.id
 
 
 def test_an_authorization_header_that_is_not_bearer_is_refused(api: Api, client: Any) -> None:

@@ -24,7 +24,7 @@ from server import migrate
 from server.attendance import corrections
 from server.attendance.models import Punch, PunchCorrection
 from server.audit.models import AuditEvent
-from server.audit.services import Actor, verify_chain
+from server.audit.services import Actor, record_event, verify_chain
 from server.auth.models import Account
 from server.db import make_engine, make_sessionmaker, utcnow
 from server.devices import distribution
@@ -436,6 +436,49 @@ def test_kept_records_go_when_their_retention_ends(
         == 3
     )  # the control's records are not erased, whatever their age
     assert db.scalars(select(Consent).where(Consent.employee_id == site.sentinel.id)).all() == []
+
+
+def test_the_operation_log_outlives_six_months_an_erasure_and_the_daily_purge(
+    db: Session, sessions: sessionmaker[Session], site: Site, kek: KeyEncryptionKey, tmp_path: Path
+) -> None:
+    """Entries are kept at least six months (#6, CSL art. 21), also about an erased person:
+    restricted, never deleted by the erasure or by the worker's daily retention purge."""
+    from terminals.worker import Worker
+
+    now = utcnow()
+    old = [
+        record_event(
+            db,
+            "employee.viewed",
+            actor=ACTOR,
+            object_type="employee",
+            object_id=site.sentinel.id,
+            subject_employee_id=site.sentinel.id,
+            at=now - timedelta(days=days),
+        )
+        for days in (186, 250, 362)  # past six months, within the declared year
+    ]
+    db.commit()
+    before = dict(db.execute(select(AuditEvent.seq, AuditEvent.hash)).all())
+    assert before
+    run = erasure.start_erasure(db, site.request.id, actor=ACTOR)
+    db.commit()
+    assert finish(sessions, db, site, kek, tmp_path).state == "completed"
+    worker = Worker(sessions, client, name="w", threads=1, data_dir=tmp_path, reconcile_every=None)
+    try:
+        worker._purge_expired(tmp_path)  # what the worker runs daily
+    finally:
+        worker.shutdown()
+    db.expire_all()
+    assert db.get(ErasureRun, run.id).state == "completed"  # type: ignore[union-attr]
+    after = dict(db.execute(select(AuditEvent.seq, AuditEvent.hash)).all())
+    assert {seq: after.get(seq) for seq in before} == before  # none gone, none changed
+    kept = db.scalars(
+        select(AuditEvent).where(AuditEvent.seq.in_([e.seq for e in old])).order_by(AuditEvent.seq)
+    ).all()
+    assert [e.subject_employee_id for e in kept] == [site.sentinel.id] * 3
+    assert min(e.at for e in kept) < now - timedelta(days=361)
+    assert verify_chain(db).ok
 
 
 def test_an_erasure_needs_a_verified_erasure_request(db: Session, site: Site) -> None:
