@@ -118,6 +118,17 @@ def test_identifiers_codes_times_and_lists_of_ids_are_accepted(db: Session) -> N
     assert verify_chain(db).ok
 
 
+def test_a_terminal_filter_typed_as_free_text_does_not_reach_the_log(db: Session) -> None:
+    from server.attendance.services import PunchFilters
+
+    typed = PunchFilters(terminal_serial="Front door, Ana's floor").audit_details()
+    kept = PunchFilters(terminal_serial="CGXH201360012").audit_details()
+    refused = record_event(db, "punches.exported", actor=ACTOR, details=typed)
+    accepted = record_event(db, "punches.exported", actor=ACTOR, details=kept)
+    assert refused.details["terminal"] == "not_a_serial"
+    assert accepted.details["terminal"] == "CGXH201360012"
+
+
 def test_a_lifted_restriction_keeps_the_notice_reference_only_as_a_code(db: Session) -> None:
     from server.employees.models import Employee
     from server.errors import ValidationError

@@ -33,7 +33,7 @@ from server.attendance.models import (
     PunchSource,
     PunchStatus,
 )
-from server.audit.services import Actor, record_event
+from server.audit.services import Actor, is_identifier, record_event
 from server.db import utcnow
 from server.devices.models import Terminal
 from server.employees.models import Employee
@@ -140,7 +140,10 @@ class PunchFilters:
             if self.employee_ids is not None
             else None,
             "departments": len(self.department_ids) if self.department_ids is not None else None,
-            "terminal": self.terminal_serial,
+            # The filter is typed by the user: only a serial's shape goes to the log (#6).
+            "terminal": self.terminal_serial
+            if self.terminal_serial is None or is_identifier(self.terminal_serial)
+            else "not_a_serial",
             "from": self.start.isoformat() if self.start else None,
             "to": self.end.isoformat() if self.end else None,
             "source": self.source,
