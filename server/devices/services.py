@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from biometrics.keys import KeyEncryptionKey
 from server.attendance.models import Punch
-from server.audit.services import Actor, record_event
+from server.audit.services import Actor, is_identifier, record_event
 from server.db import rowcount, utcnow
 from server.devices.models import PinMapping, SyncRun, Terminal
 from server.employees.models import Employee
@@ -34,6 +34,8 @@ Connect = Callable[[Endpoint], TerminalClient]
 _HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,255}$")
 MAX_COMM_KEY = 999_999
 ENCODINGS = ("utf-8", "gbk")
+# The column holds 64; ZKTeco serials are a dozen or so letters and digits.
+SERIAL_MAX = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,15 @@ def register_terminal(
         sizes = client.sizes()
     now = now or utcnow()
     serial = info.serial_number
+    if not serial or not is_identifier(serial) or len(serial) > SERIAL_MAX:
+        # A terminal's punches, commands and log entries are keyed on its serial number:
+        # one that is empty or holds spaces or odd characters would not stay one identity.
+        raise ValidationError(
+            f"The terminal at {host}:{port} reports serial number {serial!r}, which Rollcall "
+            "cannot use to tell terminals apart (letters, digits and _.:/+,- only, at most "
+            f"{SERIAL_MAX}); check the terminal's settings.",
+            details={"field": "address"},
+        )
     same_address = db.scalar(
         select(Terminal).where(
             Terminal.host == host, Terminal.port == port, Terminal.serial_number != serial

@@ -135,3 +135,14 @@ def test_bad_input_is_refused_before_any_connection(
     with pytest.raises(ValidationError) as caught:
         register_terminal(db, actor=ACTOR, kek=kek, **values)
     assert caught.value.details["field"] == field
+
+
+@pytest.mark.parametrize("serial", ["ABC 123", "x" * 65, "GATE\u00e9"])
+def test_a_serial_number_that_is_no_identifier_is_refused_clearly(
+    db: Session, simulator: Any, kek: KeyEncryptionKey, serial: str
+) -> None:
+    term = simulator.start(serial=serial)
+    with pytest.raises(ValidationError, match="serial number"):
+        add(db, kek, term)
+    assert db.scalar(select(func.count()).select_from(Terminal)) == 0
+    assert actions(db) == []
