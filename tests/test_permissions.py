@@ -142,6 +142,16 @@ POLICY: dict[str, frozenset[str] | str] = {
     "api.get_erasure": PRIVACY_READ,
     "api.erasure_receipt": PRIVACY_READ,
     "api.verify_log": PRIVACY_READ,
+    "api.list_audit_events": PRIVACY_READ,
+    "api.create_employee": HR_EDIT,
+    "api.update_employee": HR_EDIT,
+    "api.terminate_employee": HR_EDIT,
+    "api.list_departments": EVERYONE,
+    "api.list_areas": EVERYONE,
+    "api.enter_punch": HR_EDIT,
+    "api.dashboard": EVERYONE,
+    "api.add_terminal": ONLY_ADMIN,
+    "api.check_terminal": HR_EDIT,
 }
 
 # Walked separately: signing out would end the walk's session.

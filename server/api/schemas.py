@@ -7,9 +7,10 @@ added to a payload without being described (or described but missing) fails them
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from server.api.registry import ref
 from server.errors import ValidationError
 
 INSTANT = {"type": "string", "format": "date-time"}
@@ -17,6 +18,7 @@ MAYBE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 ID = {"type": "integer", "minimum": 1}
 MAYBE_ID = {"type": ["integer", "null"]}
 MAYBE_STR = {"type": ["string", "null"]}
+MAYBE_DATE = {"type": ["string", "null"], "format": "date"}
 
 
 def obj(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -47,6 +49,16 @@ def instant(value: object, field: str) -> datetime:
     )
 
 
+def day(value: object, field: str) -> date:
+    """A calendar date written ``YYYY-MM-DD``."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValidationError(f"{field} must be a date written YYYY-MM-DD", details={"field": field})
+
+
 OUTBOX_SUMMARY = obj(
     {
         "pending": {"type": "integer"},
@@ -56,22 +68,30 @@ OUTBOX_SUMMARY = obj(
     }
 )
 
+EMPLOYEE: dict[str, Any] = {
+    "id": ID,
+    "employee_code": {"type": "string"},
+    "given_name": {"type": "string"},
+    "family_name": {"type": "string"},
+    "device_name": MAYBE_STR,
+    "department_id": MAYBE_ID,
+    "status": {"type": "string"},
+    "hire_date": MAYBE_DATE,
+    "termination_date": MAYBE_DATE,
+    "restricted": {"type": "boolean"},
+    "created_at": INSTANT,
+}
+
+BUCKET = obj(
+    {
+        "label": {"type": "string", "description": "HH for an hour, MM-DD for a day."},
+        "start": {**INSTANT, "description": "In the organization's time zone."},
+        "count": {"type": "integer", "description": "Punches that count for statistics."},
+    }
+)
+
 SCHEMAS: dict[str, dict[str, Any]] = {
-    "Employee": obj(
-        {
-            "id": ID,
-            "employee_code": {"type": "string"},
-            "given_name": {"type": "string"},
-            "family_name": {"type": "string"},
-            "device_name": MAYBE_STR,
-            "department_id": MAYBE_ID,
-            "status": {"type": "string"},
-            "hire_date": {"type": ["string", "null"], "format": "date"},
-            "termination_date": {"type": ["string", "null"], "format": "date"},
-            "restricted": {"type": "boolean"},
-            "created_at": INSTANT,
-        }
-    ),
+    "Employee": obj(EMPLOYEE),
     "Me": obj(
         {
             "account_id": ID,
@@ -289,6 +309,127 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "first_broken_seq": {"type": ["integer", "null"]},
             "reason": MAYBE_STR,
             "anchors": {"type": "integer", "description": "Anchors of the log head checked."},
+        }
+    ),
+    "EmployeeDetail": {
+        "description": "The profile as the employee page shows it (never a template, nor the code "
+        "typed at terminals).",
+        **obj(
+            {
+                **EMPLOYEE,
+                "date_of_birth": MAYBE_DATE,
+                "email": MAYBE_STR,
+                "phone": MAYBE_STR,
+                "locale": {**MAYBE_STR, "description": "null: the organization's default."},
+                "verify_mode": {"type": "string", "enum": ["fingerprint", "face", "card", "pin"]},
+                "card_number": MAYBE_STR,
+                "device_privilege": {"type": "integer", "enum": [0, 14]},
+                "area_ids": {"type": "array", "items": ID},
+            }
+        ),
+    },
+    "Department": obj(
+        {
+            "id": ID,
+            "code": {"type": "string"},
+            "name": {"type": "string"},
+            "parent_id": MAYBE_ID,
+            "depth": {"type": "integer", "description": "0 for a top-level department."},
+            "employee_count": {
+                "type": ["integer", "null"],
+                "description": "null outside a scoped caller's departments.",
+            },
+        }
+    ),
+    "Area": obj(
+        {
+            "id": ID,
+            "code": {"type": "string"},
+            "name": {"type": "string"},
+            "parent_id": MAYBE_ID,
+            "depth": {"type": "integer", "description": "0 for a top-level area."},
+            "employee_count": {"type": "integer"},
+            "terminal_count": {"type": "integer"},
+        }
+    ),
+    "AuditEvent": obj(
+        {
+            "seq": ID,
+            "at": INSTANT,
+            "actor_kind": {"type": "string"},
+            "actor_account_id": MAYBE_ID,
+            "action": {"type": "string"},
+            "object_type": MAYBE_STR,
+            "object_id": MAYBE_STR,
+            "subject_employee_id": MAYBE_ID,
+            "ip_address": MAYBE_STR,
+            "user_agent": MAYBE_STR,
+            "details": {"type": "object", "description": "Identifiers and counts only."},
+        }
+    ),
+    "Dashboard": obj(
+        {
+            "today": {"type": "string", "format": "date"},
+            "timezone": {"type": "string"},
+            "punches_today": {"type": "integer"},
+            "active_employees": {"type": "integer"},
+            "present_count": {"type": "integer"},
+            "present": {
+                "type": ["array", "null"],
+                "description": "The latest to come in who are still in (at most 30); null for "
+                "roles that see only the count.",
+                "items": obj(
+                    {
+                        "employee_id": ID,
+                        "employee_code": {"type": "string"},
+                        "given_name": {"type": "string"},
+                        "family_name": {"type": "string"},
+                        "since": INSTANT,
+                    }
+                ),
+            },
+            "terminals": obj(
+                {
+                    "online": {"type": "integer"},
+                    "offline": {"type": "integer", "description": "Enabled but not online."},
+                    "total": {"type": "integer"},
+                }
+            ),
+            "alerts": obj(
+                {
+                    "clock_drift": {"type": "array", "items": ID, "description": "Terminal ids."},
+                    "failing": {"type": "array", "items": ID, "description": "Terminal ids."},
+                    "quarantined_punches": {"type": "integer"},
+                    "unassigned_pins": {"type": "integer"},
+                    "failed_commands": {"type": "integer"},
+                    "overdue_requests": {"type": ["integer", "null"]},
+                    "requests_due_soon": {"type": ["integer", "null"]},
+                }
+            ),
+            "per_hour": {"type": "array", "items": BUCKET},
+            "per_day": {"type": "array", "items": BUCKET},
+        }
+    ),
+    "TerminalRegistration": obj(
+        {
+            "created": {
+                "type": "boolean",
+                "description": "false: a known terminal (same serial) now followed here.",
+            },
+            "moved_from": {**MAYBE_STR, "description": "Its former address, when it moved."},
+            "terminal": ref("Terminal"),
+        }
+    ),
+    "ConnectionTest": obj(
+        {
+            "ok": {"type": "boolean"},
+            "serial_number": MAYBE_STR,
+            "firmware": MAYBE_STR,
+            "records": {"type": ["integer", "null"]},
+            "users": {"type": ["integer", "null"]},
+            "clock_offset_s": {"type": ["number", "null"]},
+            "elapsed_ms": {"type": "integer"},
+            "error": MAYBE_STR,
         }
     ),
 }

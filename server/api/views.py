@@ -4,6 +4,26 @@
 from __future__ import annotations
 
 from server.api.blueprint import api, bp
-from server.api.endpoints import attendance, audit, employees, meta, rights, terminals
+from server.api.endpoints import (
+    attendance,
+    audit,
+    dashboard,
+    employees,
+    meta,
+    organization,
+    rights,
+    terminals,
+)
 
-__all__ = ["api", "attendance", "audit", "bp", "employees", "meta", "rights", "terminals"]
+__all__ = [
+    "api",
+    "attendance",
+    "audit",
+    "bp",
+    "dashboard",
+    "employees",
+    "meta",
+    "organization",
+    "rights",
+    "terminals",
+]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from server.audit.models import AuditEvent, AuditHead
@@ -113,6 +113,34 @@ def record_event(
         db,
         [PendingEvent(action, actor, object_type, object_id, subject_employee_id, details, at)],
     )[0]
+
+
+def select_events(
+    *,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    subject_employee_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Select[AuditEvent]:
+    """The operation log's entries that match every filter given, unordered (the page and
+    the API order and page them by ``seq``). ``action`` is a prefix: ``employee.`` finds
+    every action on employees; ``end`` is exclusive."""
+    query = select(AuditEvent)
+    if action:
+        query = query.where(AuditEvent.action.startswith(action, autoescape=True))
+    if object_type:
+        query = query.where(AuditEvent.object_type == object_type)
+    if object_id:
+        query = query.where(AuditEvent.object_id == object_id)
+    if subject_employee_id is not None:
+        query = query.where(AuditEvent.subject_employee_id == subject_employee_id)
+    if start is not None:
+        query = query.where(AuditEvent.at >= start)
+    if end is not None:
+        query = query.where(AuditEvent.at < end)
+    return query
 
 
 def record_events(db: Session, pending: Sequence[PendingEvent]) -> list[AuditEvent]:

@@ -27,6 +27,7 @@ from server.audit.services import (
     read_anchors,
     record_event,
     save_verification,
+    select_events,
     verify_chain,
 )
 from server.auth.models import Account, Role
@@ -89,34 +90,26 @@ def _day(value: str | None) -> date | None:
 def index() -> ResponseReturnValue:
     db = get_session()
     args = request.args
-    query = select(AuditEvent).order_by(AuditEvent.seq.desc())
     problems: list[str] = []
-    action = (args.get("action") or "").strip()
-    if action:
-        query = query.where(AuditEvent.action.startswith(action, autoescape=True))
-    object_type = (args.get("object_type") or "").strip()
-    if object_type:
-        query = query.where(AuditEvent.object_type == object_type)
-    object_id = (args.get("object_id") or "").strip()
-    if object_id:
-        query = query.where(AuditEvent.object_id == object_id)
     code = (args.get("employee") or "").strip()
+    employee_id: int | None = None
     if code:
         employee_id = db.scalar(select(Employee.id).where(Employee.employee_code == code))
         if employee_id is None:
             problems.append(_("No employee has the code %(code)s.", code=code))
-            query = query.where(AuditEvent.id.is_(None))
-        else:
-            query = query.where(AuditEvent.subject_employee_id == employee_id)
     start, end = _day(args.get("from")), _day(args.get("to"))
     if (args.get("from") and start is None) or (args.get("to") and end is None):
         problems.append(_("Dates are written YYYY-MM-DD."))
-    if start:
-        query = query.where(AuditEvent.at >= datetime.combine(start, time.min, tzinfo=UTC))
-    if end:
-        query = query.where(
-            AuditEvent.at < datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
-        )
+    query = select_events(
+        action=(args.get("action") or "").strip(),
+        object_type=(args.get("object_type") or "").strip(),
+        object_id=(args.get("object_id") or "").strip(),
+        subject_employee_id=employee_id,
+        start=datetime.combine(start, time.min, tzinfo=UTC) if start else None,
+        end=datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC) if end else None,
+    ).order_by(AuditEvent.seq.desc())
+    if code and employee_id is None:
+        query = query.where(AuditEvent.id.is_(None))
     before = args.get("before", type=int)
     if before:
         query = query.where(AuditEvent.seq < before)

@@ -22,11 +22,15 @@ from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, se
 from sqlalchemy.orm import Session
 
 from server.attendance.models import Punch
+from server.auth.models import Role
 from server.db import utcnow
 from server.devices import distribution, operations
 from server.devices.models import PinMapping
 from server.employees.models import Employee, EmployeeStatus
 
+# Names of who is in are for the people who manage them; others see the count (the page
+# and the API alike).
+SEE_PEOPLE = frozenset({Role.ADMIN, Role.HR_MANAGER, Role.HR_VIEWER})
 # 0 check-in, 3 back from a break, 4 overtime in: the person is at work after these.
 IN_STATES = frozenset({0, 3, 4})
 DAYS = 14

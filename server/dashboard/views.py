@@ -19,8 +19,7 @@ from server.web import ANY_ROLE, current_account, department_scope, get_session,
 
 bp = Blueprint("dashboard", __name__)
 
-# Names of who is in are for the people who manage them; others see the count.
-SEE_PEOPLE = frozenset({Role.ADMIN, Role.HR_MANAGER, Role.HR_VIEWER})
+SEE_PEOPLE = services.SEE_PEOPLE  # names of who is in; others see the count
 
 CHART_HEIGHT = 120  # drawing units; the SVG scales to the page width
 LABEL_SPACE = 16

@@ -6,20 +6,38 @@ changes."""
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from server.api.blueprint import api
 from server.api.pagination import MAX_LIMIT
 from server.api.registry import Param, ref
 from server.api.schemas import instant, iso
 from server.attendance import corrections
+from server.attendance.entries import ManualReason
 from server.attendance.models import CorrectionAction, CorrectionReason, Punch, PunchCorrection
-from server.attendance.services import Cursor, PunchFilters, PunchRow, browse_punches
+from server.attendance.services import (
+    NOTE_MAX,
+    Cursor,
+    PunchFilters,
+    PunchRow,
+    browse_punches,
+    enter_manual_punch,
+)
 from server.auth.models import Role
 from server.employees.models import Employee
-from server.errors import NotFoundError
-from server.web import current_actor, department_scope, get_session, require_department_scope
+from server.errors import AppError, NotFoundError, ValidationError
+from server.i18n import select_timezone
+from server.web import (
+    current_actor,
+    department_scope,
+    get_session,
+    in_department_scope,
+    require_department_scope,
+)
 
 EDITORS = (Role.HR_MANAGER, Role.PRIVACY_OFFICER)
+ENTERERS = (Role.HR_MANAGER,)  # as the manual punch page
+_FORM_FIELDS = {"time": "occurred_at", "state": "punch_state", "employee": "employee_id"}
 READERS = (Role.HR_MANAGER, Role.HR_VIEWER, Role.PRIVACY_OFFICER, Role.AUDITOR)
 
 
@@ -215,3 +233,88 @@ def list_punches(query: dict[str, Any]) -> Any:
         "items": [punch_json(r) for r in page.rows],
         "next_cursor": page.older.encode() if page.older is not None else None,
     }
+
+
+@api.route(
+    "/punches",
+    "POST",
+    summary="Enter a punch by hand, with its reason",
+    tag="attendance",
+    roles=ENTERERS,
+    body={
+        "type": "object",
+        "required": ["employee_id", "occurred_at", "punch_state", "reason"],
+        "properties": {
+            "employee_id": {"type": "integer", "minimum": 1},
+            "occurred_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When, with its UTC offset; not in the future. Kept to the "
+                "second, in the organization's time zone.",
+            },
+            "punch_state": {
+                "type": "integer",
+                "enum": [0, 1, 2, 3, 4, 5],
+                "description": "0 in, 1 out, 2 break out, 3 break in, 4 overtime in, "
+                "5 overtime out.",
+            },
+            "reason": {"type": "string", "enum": [r.value for r in ManualReason]},
+            "note": {
+                "type": ["string", "null"],
+                "maxLength": NOTE_MAX,
+                "description": "Required when the reason is other. Kept beside the punch, "
+                "never in the operation log.",
+            },
+        },
+        "additionalProperties": False,
+    },
+    response=ref("Punch"),
+    status=201,
+    errors=(409,),
+)
+def enter_punch(body: dict[str, Any]) -> Any:
+    """Source ``manual``, terminal serial ``manual``. 409 when the employee already has a
+    manual punch at that second, or their processing is restricted."""
+    db = get_session()
+    employee = db.get(Employee, body["employee_id"])
+    if (
+        employee is None
+        or employee.erased_at is not None
+        or not in_department_scope(employee.department_id)
+    ):
+        # As the page: an unknown person and one outside the caller's departments read alike.
+        raise ValidationError("No such employee.", details={"field": "employee_id"})
+    zone = select_timezone()
+    try:
+        punch = enter_manual_punch(
+            db,
+            employee_id=employee.id,
+            occurred_at=instant(body["occurred_at"], "occurred_at"),
+            punch_state=int(body["punch_state"]),
+            reason=body["reason"],
+            note=body.get("note"),
+            timezone=zone,
+            actor=current_actor(),
+        )
+    except AppError as exc:
+        # The service names the form's fields; the API's are named as in the body.
+        field = exc.details.get("field")
+        if field in _FORM_FIELDS:
+            exc.details["field"] = _FORM_FIELDS[field]
+        raise
+    db.commit()
+    row = PunchRow(
+        id=punch.id,
+        occurred_at=punch.occurred_at,
+        local_time=punch.occurred_at.astimezone(ZoneInfo(punch.timezone)),
+        timezone=punch.timezone,
+        terminal_serial=punch.terminal_serial,
+        pin=punch.pin,
+        employee_id=punch.employee_id,
+        punch_state=punch.punch_state,
+        verify_type=punch.verify_type,
+        source=punch.source,
+        status=punch.status,
+        quarantine_reason=punch.quarantine_reason,
+    )
+    return punch_json(row), 201

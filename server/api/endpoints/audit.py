@@ -1,24 +1,86 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The operation log's verification status (issue #6)."""
+"""The operation log (issue #6): its entries and its verification status, for the roles
+that open the operation log page."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from server.api.blueprint import api
-from server.api.registry import ref
-from server.audit.services import check_anchors, read_anchors, verify_chain
+from server.api.pagination import Keyset, paginate
+from server.api.registry import Param, ref
+from server.api.schemas import instant, iso
+from server.audit.models import AuditEvent
+from server.audit.services import check_anchors, read_anchors, select_events, verify_chain
 from server.auth.models import Role
 from server.web import get_session, settings
 
 ANCHOR_FILE = "audit-anchors.jsonl"  # as `rollcall audit verify` keeps them by default
+READERS = (Role.AUDITOR, Role.PRIVACY_OFFICER)  # as the operation log page
+
+
+def event_json(e: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": e.seq,
+        "at": iso(e.at),
+        "actor_kind": e.actor_kind,
+        "actor_account_id": e.actor_account_id,
+        "action": e.action,
+        "object_type": e.object_type,
+        "object_id": e.object_id,
+        "subject_employee_id": e.subject_employee_id,
+        "ip_address": e.ip_address,
+        "user_agent": e.user_agent,
+        "details": e.details or {},
+    }
+
+
+@api.route(
+    "/audit/events",
+    summary="The operation log's entries, newest first",
+    tag="audit",
+    roles=READERS,
+    query=(
+        Param(
+            "action",
+            {"type": "string", "maxLength": 64},
+            "Actions that begin with this, e.g. employee. or employee.viewed.",
+        ),
+        Param("object_type", {"type": "string", "maxLength": 32}, "e.g. employee, terminal."),
+        Param("object_id", {"type": "string", "maxLength": 64}),
+        Param("subject_employee_id", {"type": "integer", "minimum": 1}, "About this employee."),
+        Param("from", {"type": "string", "format": "date-time"}, "From this instant (incl.)."),
+        Param("to", {"type": "string", "format": "date-time"}, "Before this instant."),
+    ),
+    response=ref("AuditEvent"),
+    paginated=True,
+)
+def list_audit_events(query: dict[str, Any]) -> Any:
+    """Entries as stored: identifiers (account, employee, object), never names. Paged by
+    position in the chain, so entries written meanwhile never shift a page."""
+    listing = select_events(
+        action=query.get("action") or None,
+        object_type=query.get("object_type") or None,
+        object_id=query.get("object_id") or None,
+        subject_employee_id=query.get("subject_employee_id"),
+        start=instant(query["from"], "from") if query.get("from") else None,
+        end=instant(query["to"], "to") if query.get("to") else None,
+    )
+    page = paginate(
+        get_session(),
+        listing,
+        Keyset(AuditEvent.seq, AuditEvent.seq, descending=True),
+        limit=query["limit"],
+        cursor=query.get("cursor"),
+    )
+    return page.json(event_json)
 
 
 @api.route(
     "/audit/verify",
     summary="Check the operation log's hash chain and its anchors",
     tag="audit",
-    roles=(Role.AUDITOR, Role.PRIVACY_OFFICER),
+    roles=READERS,
     response=ref("AuditStatus"),
 )
 def verify_log() -> Any:

@@ -17,6 +17,8 @@ API_VERSION = "1.0.0"
 TAGS = (
     ("meta", "The API itself and the caller."),
     ("employees", "People, within the caller's department scope."),
+    ("organization", "The department and area trees."),
+    ("dashboard", "The home page's figures."),
     ("terminals", "Terminals, syncs and the command outbox."),
     ("rights", "Data-subject requests, access packages and erasure."),
     ("attendance", "Punches and their append-only corrections."),

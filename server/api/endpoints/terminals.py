@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Terminals: list, detail, sync now, and the command outbox (issues #3, #5, #6)."""
+"""Terminals: list, detail, add, test the connection, sync now, and the command outbox
+(issues #3, #5, #6)."""
 
 from __future__ import annotations
 
@@ -17,15 +18,18 @@ from server.api.registry import Param, ref
 from server.api.schemas import iso
 from server.auth.models import Role
 from server.db import utcnow
-from server.devices import distribution, services
+from server.devices import distribution, operations, services
 from server.devices.models import CommandState, SyncRun, Terminal, TerminalCommand
 from server.employees.models import Employee
-from server.errors import AppError
+from server.errors import AppError, ValidationError
+from server.i18n import select_timezone
+from server.organization.models import Area
 from server.web import current_actor, department_scope, get_session, instance_key
 from terminals.base import TerminalError
 
 READERS = (Role.HR_MANAGER, Role.HR_VIEWER, Role.AUDITOR, Role.PRIVACY_OFFICER)
 OPERATORS = (Role.HR_MANAGER,)
+CONFIGURERS = (Role.ADMIN,)  # as the add-a-terminal page
 
 
 def terminal_json(t: Terminal, outbox: distribution.OutboxSummary | None) -> dict[str, Any]:
@@ -256,3 +260,128 @@ def _scoped(
         return data
 
     return serialize
+
+
+def _terminal_error(exc: TerminalError) -> AppError:
+    return AppError(
+        f"The terminal did not answer as expected: {exc}",
+        status=502,
+        code="terminal_error",
+        details={"field": "address"},
+    )
+
+
+@api.route(
+    "/terminals",
+    "POST",
+    summary="Add a terminal by its address",
+    tag="terminals",
+    roles=CONFIGURERS,
+    body={
+        "type": "object",
+        "required": ["address"],
+        "properties": {
+            "address": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "description": "Host name or IP address.",
+            },
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 4370},
+            "transport": {"type": "string", "enum": ["tcp", "udp"], "default": "tcp"},
+            "comm_key": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": services.MAX_COMM_KEY,
+                "writeOnly": True,
+                "description": "The terminal's communication key (0: none). Stored sealed, "
+                "never shown again.",
+            },
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "timezone": {
+                "type": "string",
+                "maxLength": 64,
+                "description": "The IANA zone of its clock; the organization's by default.",
+            },
+            "encoding": {"type": "string", "enum": list(services.ENCODINGS)},
+            "area_id": {"type": "integer", "minimum": 1},
+        },
+        "additionalProperties": False,
+    },
+    response=ref("TerminalRegistration"),
+    status=201,
+    errors=(409, 502),
+)
+def add_terminal(body: dict[str, Any]) -> Any:
+    """Connects to the terminal and reads its serial number, which is its identity: a
+    known serial at a new address is followed there (``created`` false); another serial at
+    a registered terminal's address is refused (409). 502 when nothing answers as a
+    terminal. With ``area_id`` the terminal is placed in the area and reconciled."""
+    db = get_session()
+    area_id = body.get("area_id")
+    if area_id is not None and db.get(Area, area_id) is None:
+        raise ValidationError("No such area.", details={"field": "area_id"})
+    comm_key = int(body.get("comm_key", 0))
+    kek = instance_key()
+    if comm_key and kek is None:
+        raise ValidationError(
+            "The instance key cannot be loaded, so a comm key cannot be stored safely.",
+            details={"field": "comm_key"},
+        )
+    host = body["address"].strip()
+    port = int(body.get("port", 4370))
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    actor = current_actor()
+    try:
+        registration = services.register_terminal(
+            db,
+            address=address,
+            actor=actor,
+            kek=kek,  # type: ignore[arg-type]  # only used to seal a comm key, checked above
+            comm_key=comm_key,
+            transport=body.get("transport", "tcp"),
+            timezone=body.get("timezone") or select_timezone(),
+            name=body.get("name"),
+            encoding=body.get("encoding", "utf-8"),
+        )
+        if area_id is not None and registration.terminal.area_id != area_id:
+            # Placing it (not only storing the area) queues its first reconciliation.
+            distribution.set_terminal_area(db, registration.terminal.id, area_id, actor=actor)
+    except TerminalError as exc:
+        db.rollback()
+        raise _terminal_error(exc) from None
+    db.commit()
+    terminal = registration.terminal
+    return {
+        "created": registration.created,
+        "moved_from": registration.moved_from,
+        "terminal": terminal_json(terminal, distribution.outbox_summary(db).get(terminal.id)),
+    }, 201
+
+
+@api.route(
+    "/terminals/<int:terminal_id>/test",
+    "POST",
+    summary="Test the connection to a terminal",
+    tag="terminals",
+    roles=OPERATORS,
+    response=ref("ConnectionTest"),
+)
+def check_terminal(terminal_id: int) -> Any:
+    """Connects, reads who answers, its counts and its clock; nothing on the terminal
+    changes. A failure is an answer too (``ok`` false, with the error), not an HTTP error.
+    The test is in the operation log either way."""
+    db = get_session()
+    services.get_terminal(db, terminal_id)
+    report = operations.check_connection(db, terminal_id, kek=instance_key(), actor=current_actor())
+    db.commit()
+    return {
+        "ok": report.ok,
+        "serial_number": report.serial,
+        "firmware": report.firmware,
+        "records": report.records,
+        "users": report.users,
+        "clock_offset_s": report.clock_offset_s,
+        "elapsed_ms": report.elapsed_ms,
+        "error": report.error,
+    }
