@@ -74,9 +74,7 @@ def _departments_page(form: NodeForm, status: int = 200) -> ResponseReturnValue:
     scope = department_scope()
     # The tree is the organization's; how many people work where is shown only within
     # the account's departments.
-    counts = {
-        d: n for d, n in services.employee_counts(db).items() if scope is None or d in scope
-    }
+    counts = {d: n for d, n in services.employee_counts(db).items() if scope is None or d in scope}
     return render_template(
         "organization/departments.html",
         tree=services.build_tree(departments),
