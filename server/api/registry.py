@@ -222,8 +222,9 @@ class ApiRegistry:
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(fn)
             def view(**kwargs: Any) -> Any:
+                parsed = parse_query(params)  # also refuses parameters nobody declared
                 if params:
-                    kwargs["query"] = parse_query(params)
+                    kwargs["query"] = parsed
                 if body is not None:
                     kwargs["body"] = parse_body(body, required=body_required)
                 return fn(**kwargs)
@@ -315,11 +316,9 @@ def _describe(op: Operation) -> dict[str, Any]:
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": op.response}}
     responses: dict[str, Any] = {str(op.status): ok}
-    codes = {401, 403, *op.errors}
+    codes = {401, 403, 422, *op.errors}  # 422: any query parameter not declared, too
     if op.path_params:
         codes.add(404)
-    if op.body is not None or op.query:
-        codes.add(422)
     if op.writes:
         codes.update((400, 409))
     for code in sorted(codes):
