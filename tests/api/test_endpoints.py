@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session
 
 from server.attendance.models import Punch, PunchCorrection
 from server.audit.models import AuditEvent
+from server.audit.services import VERIFICATION_FILE, load_verification
 from server.devices.distribution import queue_command
 from server.devices.models import CommandKind, SyncRun
 from server.employees.models import Employee
 from server.rights.models import Download, ErasureRun, SubjectRequest
+from server.settings import Settings
 from tests.api.conftest import Api
 
 T0 = datetime(2026, 3, 2, 8, 1, tzinfo=UTC)
@@ -417,12 +419,19 @@ def test_an_hr_manager_outside_the_department_scope_cannot_see_the_punch(
 
 # --------------------------------------------------------------------------- audit
 def test_the_audit_status_reports_an_intact_log_and_names_a_broken_entry(
-    api: Api, issue_token: Callable[..., str], db: Session
+    api: Api, issue_token: Callable[..., str], db: Session, settings: Settings
 ) -> None:
     token = issue_token("auditor", read_only=True)
     ok = api.get("/audit/verify", token).get_json()
     assert ok["ok"] is True
     assert ok["entries"] >= 2
+    # The check is logged and kept: the operation log page shows it as the last one.
+    checks = db.scalars(select(AuditEvent).where(AuditEvent.action == "audit.verified")).all()
+    assert [c.details["ok"] for c in checks] == [True]
+    kept = load_verification(settings.data_dir / VERIFICATION_FILE)
+    assert kept is not None
+    assert kept.ok
+    assert kept.by_kind.startswith("token")  # checked over the API, with a token
     entry = db.scalar(select(AuditEvent).order_by(AuditEvent.seq).limit(1))
     assert entry is not None
     entry.action = "tampered"
@@ -430,6 +439,9 @@ def test_the_audit_status_reports_an_intact_log_and_names_a_broken_entry(
     broken = api.get("/audit/verify", token).get_json()
     assert broken["ok"] is False
     assert broken["first_broken_seq"] == entry.seq
+    kept = load_verification(settings.data_dir / VERIFICATION_FILE)
+    assert kept is not None
+    assert (kept.ok, kept.first_broken_seq) == (False, entry.seq)
 
 
 # --------------------------------------------------------------------------- employees

@@ -11,11 +11,20 @@ from server.api.pagination import Keyset, paginate
 from server.api.registry import Param, ref
 from server.api.schemas import instant, iso
 from server.audit.models import AuditEvent
-from server.audit.services import check_anchors, read_anchors, select_events, verify_chain
+from server.audit.services import (
+    ANCHOR_FILE,
+    VERIFICATION_FILE,
+    ChainReport,
+    check_anchors,
+    read_anchors,
+    record_event,
+    save_verification,
+    select_events,
+    verify_chain,
+)
 from server.auth.models import Role
-from server.web import get_session, settings
+from server.web import current_actor, get_session, settings
 
-ANCHOR_FILE = "audit-anchors.jsonl"  # as `rollcall audit verify` keeps them by default
 READERS = (Role.AUDITOR, Role.PRIVACY_OFFICER)  # as the operation log page
 
 
@@ -85,21 +94,34 @@ def list_audit_events(query: dict[str, Any]) -> Any:
 )
 def verify_log() -> Any:
     """Walks the whole chain and checks every anchor kept in the data folder; names the
-    first entry altered, removed or cut off. Records no new anchor (`rollcall audit verify`
-    does, from the scheduled job)."""
+    first entry altered, removed or cut off. The check is logged and its result kept, so
+    the operation log page shows it as its last verification. Records no new anchor
+    (the page and `rollcall audit verify` do)."""
     db = get_session()
+    actor = current_actor()
+    data_dir = settings().data_dir
     try:
-        anchors = read_anchors(settings().data_dir / ANCHOR_FILE)
-        damaged = None
+        anchors = read_anchors(data_dir / ANCHOR_FILE)
     except (OSError, ValueError) as exc:
-        anchors, damaged = [], str(exc)
-    report = verify_chain(db)
-    if report.ok and damaged is None:
-        report = check_anchors(db, anchors) or report
+        anchors = []
+        report = ChainReport(False, 0, None, f"anchor file: {exc}"[:500])
+    else:
+        report = verify_chain(db)
+        if report.ok:
+            report = check_anchors(db, anchors) or report
+    db.rollback()
+    record_event(
+        db,
+        "audit.verified",
+        actor=actor,
+        details={"ok": report.ok, "entries": report.entries, "first_bad": report.first_broken_seq},
+    )
+    db.commit()
+    save_verification(data_dir / VERIFICATION_FILE, report, actor=actor)
     return {
-        "ok": report.ok and damaged is None,
+        "ok": report.ok,
         "entries": report.entries,
         "first_broken_seq": report.first_broken_seq,
-        "reason": report.reason if damaged is None else f"anchor file: {damaged}"[:500],
+        "reason": report.reason,
         "anchors": len(anchors),
     }
