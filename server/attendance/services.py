@@ -9,7 +9,12 @@ rows its audit entry counts, and memory stays flat. Restricted employees (GDPR 1
 left out of exports (issue #7).
 
 Corrections (#7) are shown beside the page's punches: the newest approved correction's
-time and state, and a voided punch marked (exports leave voided punches out).
+time and state, and a voided punch marked (exports leave voided punches out). A date range
+selects by the corrected time: a punch whose correction moved it out of the range is left
+out, one moved into it comes in (exports for a pay period hold what payroll must count).
+Those few punches are found first in the corrections table, so the page's range scan stays
+what it was; the moved-in ones come from their own small query, merged into the page in
+(original time, id) order, so the keyset still walks every row exactly once.
 """
 
 from __future__ import annotations
@@ -97,8 +102,13 @@ class PunchFilters:
     scope: frozenset[int] | None = None
     exclude_restricted: bool = False
     max_id: int | None = None  # exports: nothing newer than when they were asked for
+    # Punches a correction moved into or out of [start, end): see :func:`resolve_moves`.
+    moved_in: tuple[int, ...] = ()
+    moved_out: tuple[int, ...] = ()
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, *, dated: bool = True) -> list[ColumnElement[bool]]:
+        """The filters as SQL conditions; ``dated=False`` leaves the date range out (for
+        the punches moved into it, selected by id)."""
         out: list[ColumnElement[bool]] = []
         if self.employee_ids is not None:
             out.append(Punch.employee_id.in_(self.employee_ids))
@@ -112,10 +122,12 @@ class PunchFilters:
                 )
         if self.terminal_serial is not None:
             out.append(Punch.terminal_serial == self.terminal_serial)
-        if self.start is not None:
+        if dated and self.start is not None:
             out.append(Punch.occurred_at >= self.start)
-        if self.end is not None:
+        if dated and self.end is not None:
             out.append(Punch.occurred_at < self.end)
+        if dated and self.moved_out:
+            out.append(Punch.id.not_in(self.moved_out))
         if self.source is not None:
             out.append(Punch.source == self.source)
         if self.status is not None:
@@ -225,6 +237,74 @@ def _select(filters: PunchFilters) -> Select[*tuple[Any, ...]]:
     return query.where(and_(*conditions)) if conditions else query
 
 
+def _select_moved_in(filters: PunchFilters) -> Select[*tuple[Any, ...]] | None:
+    """The punches a correction moved into the date range, with every other filter."""
+    if not filters.moved_in:
+        return None
+    return select(*_COLUMNS).where(Punch.id.in_(filters.moved_in), *filters.conditions(dated=False))
+
+
+def _newest_approved() -> Select[*tuple[Any, ...]]:
+    """The id of each corrected punch's newest approved correction (its effective one)."""
+    return (
+        select(func.max(PunchCorrection.id))
+        .where(PunchCorrection.status == CorrectionStatus.APPROVED.value)
+        .group_by(PunchCorrection.punch_id)
+    )
+
+
+def resolve_moves(db: Session, filters: PunchFilters) -> PunchFilters:
+    """``filters`` with the punches whose effective (corrected) time crosses the date
+    range: moved in (original outside, corrected inside) and moved out (the reverse)."""
+    if filters.start is None and filters.end is None:
+        return replace(filters, moved_in=(), moved_out=())
+
+    def inside(column: Any) -> ColumnElement[bool]:
+        bounds = []
+        if filters.start is not None:
+            bounds.append(column >= filters.start)
+        if filters.end is not None:
+            bounds.append(column < filters.end)
+        return and_(*bounds)
+
+    corrected, original = inside(PunchCorrection.occurred_at), inside(Punch.occurred_at)
+    rows = db.execute(
+        select(Punch.id, corrected)
+        .join(PunchCorrection, PunchCorrection.punch_id == Punch.id)
+        .where(
+            PunchCorrection.id.in_(_newest_approved()),
+            PunchCorrection.action == CorrectionAction.AMEND.value,
+            PunchCorrection.occurred_at.is_not(None),
+            or_(and_(corrected, ~original), and_(original, ~corrected)),
+        )
+        .order_by(Punch.id)
+    ).all()
+    return replace(
+        filters,
+        moved_in=tuple(r[0] for r in rows if r[1]),
+        moved_out=tuple(r[0] for r in rows if not r[1]),
+    )
+
+
+def _page_rows(
+    db: Session,
+    filters: PunchFilters,
+    keyset: list[ColumnElement[bool]],
+    order: Any,
+    limit: int,
+    newest_first: bool,
+) -> list[Any]:
+    """Up to ``limit`` rows in keyset order: the range scan, and the moved-in punches
+    merged in by (original time, id)."""
+    raw = list(db.execute(_select(filters).where(*keyset).order_by(*order).limit(limit)).all())
+    moved = _select_moved_in(filters)
+    if moved is None:
+        return raw
+    raw += db.execute(moved.where(*keyset).order_by(*order).limit(limit)).all()
+    raw.sort(key=lambda r: (r.occurred_at, r.id), reverse=newest_first)
+    return raw[:limit]
+
+
 def _corrections(db: Session, punch_ids: Sequence[int]) -> dict[int, PunchCorrection]:
     """The newest approved correction of each punch given (one query per page)."""
     if not punch_ids:
@@ -305,10 +385,8 @@ def browse_punches(
     if direction is Direction.NEWER and cursor is None:
         direction = Direction.OLDER
     keyset, order = _keyset(direction, cursor)
-    query = _select(filters)
-    if keyset:
-        query = query.where(*keyset)
-    raw = list(db.execute(query.order_by(*order).limit(limit + 1)).all())
+    filters = resolve_moves(db, filters)
+    raw = _page_rows(db, filters, keyset, order, limit + 1, direction is Direction.OLDER)
     more = len(raw) > limit
     raw = raw[:limit]
     if direction is Direction.NEWER:
@@ -532,18 +610,21 @@ def plan_export(db: Session, filters: PunchFilters, *, fmt: str, actor: Actor) -
     except ValueError:
         raise ValidationError("Export as csv or xlsx.", details={"field": "format"}) from None
     newest = db.scalar(select(func.max(Punch.id))) or 0
-    fixed = replace(filters, exclude_restricted=True, max_id=newest)
-    conditions = fixed.conditions()
-    rows = db.scalar(select(func.count()).select_from(Punch).where(*conditions)) or 0
-    voided = (
-        db.scalar(
-            select(func.count())
-            .select_from(Punch)
-            .where(*conditions, Punch.id.in_(_voided_punches()))
+    fixed = resolve_moves(db, replace(filters, exclude_restricted=True, max_id=newest))
+    rows = 0
+    selections = [fixed.conditions()]
+    if fixed.moved_in:
+        selections.append([Punch.id.in_(fixed.moved_in), *fixed.conditions(dated=False)])
+    for conditions in selections:
+        rows += db.scalar(select(func.count()).select_from(Punch).where(*conditions)) or 0
+        rows -= (
+            db.scalar(
+                select(func.count())
+                .select_from(Punch)
+                .where(*conditions, Punch.id.in_(_voided_punches()))
+            )
+            or 0
         )
-        or 0
-    )
-    rows -= voided
     if form is ExportFormat.XLSX and rows > XLSX_MAX_ROWS:
         raise ValidationError(
             f"{rows} rows do not fit in one spreadsheet ({XLSX_MAX_ROWS} at most): narrow the"
@@ -562,13 +643,9 @@ def plan_export(db: Session, filters: PunchFilters, *, fmt: str, actor: Actor) -
 
 def _voided_punches() -> Select[*tuple[Any, ...]]:
     """Punches whose newest approved correction voids them."""
-    newest = (
-        select(func.max(PunchCorrection.id))
-        .where(PunchCorrection.status == CorrectionStatus.APPROVED.value)
-        .group_by(PunchCorrection.punch_id)
-    )
     return select(PunchCorrection.punch_id).where(
-        PunchCorrection.id.in_(newest), PunchCorrection.action == CorrectionAction.VOID.value
+        PunchCorrection.id.in_(_newest_approved()),
+        PunchCorrection.action == CorrectionAction.VOID.value,
     )
 
 
@@ -608,9 +685,7 @@ def export_rows(
     departments = {d.id: d.code for d in db.scalars(select(Department))}
     while True:
         keyset, order = _keyset(Direction.OLDER, cursor)
-        raw = list(
-            db.execute(_select(plan.filters).where(*keyset).order_by(*order).limit(batch)).all()
-        )
+        raw = _page_rows(db, plan.filters, keyset, order, batch, newest_first=True)
         if not raw:
             return
         wanted = sorted(

@@ -400,3 +400,87 @@ def test_roles_without_export_see_no_export_and_get_403(
     assert 'id="export-csv"' not in _page(client)
     assert _export(client, "csv").status_code == 403
     assert audit_count(db, "punch.exported") == 0
+
+
+# --------------------------------------------------------------------------- corrected times
+def _correct_time(db: Session, punch_id: int, at: datetime, accounts: tuple[Any, Any]) -> None:
+    author, approver = accounts
+    fix = corrections.propose_correction(
+        db,
+        punch_id,
+        action="amend",
+        reason="employee_request",
+        occurred_at=at,
+        actor=Actor("account", author.id),
+    )
+    corrections.approve_correction(db, fix.id, actor=Actor("account", approver.id))
+
+
+def test_a_date_range_selects_punches_by_their_corrected_time(
+    client: Any,
+    db: Session,
+    world: World,
+    sign_in: Callable[..., Any],
+    create_account: Callable[..., Any],
+) -> None:
+    """A punch recorded late on the 1st and corrected to just after midnight belongs to
+    the 2nd: the browser and the export of the 2nd hold it, those of the 1st do not."""
+    sign_in("admin")
+    accounts = (create_account(role="hr_manager"), create_account(role="admin"))
+    zone = ZoneInfo(ZONE)
+    first = datetime.now(zone).date() - timedelta(days=40)
+    second = first + timedelta(days=1)
+
+    def at(day: Any, hour: int, minute: int) -> datetime:
+        return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+
+    ana, bo = world.employees["ana"], world.employees["bo"]
+    late = add_punch(db, ana, at(first, 23, 50), state=1)
+    stays = add_punch(db, ana, at(first, 9, 0))
+    morning = add_punch(db, bo, at(second, 8, 0))
+    back = add_punch(db, bo, at(second, 17, 0), state=1)  # corrected to the 1st: leaves the 2nd
+    db.flush()
+    _correct_time(db, late.id, at(second, 0, 10), accounts)
+    _correct_time(db, back.id, at(first, 17, 0), accounts)
+    _correct_time(db, stays.id, at(first, 9, 5), accounts)  # moved within its day
+    db.commit()
+
+    def listed(day: Any) -> set[int]:
+        return set(punch_ids(_page(client, **{"from": day.isoformat(), "to": day.isoformat()})))
+
+    assert listed(second) == {late.id, morning.id}
+    assert listed(first) == {stays.id, back.id}
+
+    # Page by page, one row at a time, both ways: every row once, in keyset order.
+    filters = services.PunchFilters(
+        start=at(second, 0, 0), end=at(second + timedelta(days=1), 0, 0)
+    )
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = services.browse_punches(db, filters, cursor=cursor, limit=1)
+        seen.extend(r.id for r in page.rows)
+        if page.older is None:
+            break
+        cursor = page.older
+    assert seen == [morning.id, late.id]  # by original time, newest first
+    assert page.newer is not None
+    newer = services.browse_punches(
+        db, filters, cursor=page.newer, direction=services.Direction.NEWER, limit=1
+    )
+    assert [r.id for r in newer.rows] == [morning.id]
+    row = services.browse_punches(db, filters, limit=5).rows[1]
+    assert row.original_occurred_at == at(first, 23, 50)
+    assert row.occurred_at == at(second, 0, 10)
+
+    # The export of the 2nd holds the moved punch at its corrected time and counts it.
+    response = _export(client, "csv", **{"from": second.isoformat(), "to": second.isoformat()})
+    rows = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert {int(r["punch_id"]) for r in rows} == {late.id, morning.id}
+    moved = next(r for r in rows if int(r["punch_id"]) == late.id)
+    assert moved["local_time"].startswith(f"{second.isoformat()} 00:10")
+    assert moved["corrected"] == "yes"
+    assert last_audit(db, "punch.exported").details["rows"] == 2
+    response = _export(client, "csv", **{"from": first.isoformat(), "to": first.isoformat()})
+    rows = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert {int(r["punch_id"]) for r in rows} == {stays.id, back.id}
