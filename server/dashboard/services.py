@@ -18,12 +18,29 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
 
-from server.attendance.models import Punch
+from server.attendance.models import (
+    CorrectionAction,
+    CorrectionStatus,
+    Punch,
+    PunchCorrection,
+    PunchStatus,
+)
 from server.auth.models import Role
-from server.db import utcnow
+from server.db import UTCDateTime, utcnow
 from server.devices import distribution, operations
 from server.devices.models import PinMapping
 from server.employees.models import Employee, EmployeeStatus
@@ -151,11 +168,54 @@ def bucket_counts(db: Session, bounds: Sequence[datetime]) -> list[int]:
     return _counts(db, [(lower, upper, ALL) for lower, upper in itertools.pairwise(bounds)])
 
 
+def _newest_approved() -> Select[*tuple[Any, ...]]:
+    """Each corrected punch's newest approved correction: its effective value (#7)."""
+    return (
+        select(
+            PunchCorrection.punch_id.label("punch_id"),
+            func.max(PunchCorrection.id).label("correction_id"),
+        )
+        .where(PunchCorrection.status == CorrectionStatus.APPROVED.value)
+        .group_by(PunchCorrection.punch_id)
+    )
+
+
+def _in(column: Any, lower: datetime, upper: datetime) -> ColumnElement[bool]:
+    return and_(column >= lower, column < upper)
+
+
+def _corrected(db: Session, lower: datetime, upper: datetime) -> list[Any]:
+    """Counted punches whose newest approved correction moved or voided them, recorded or
+    corrected within [lower, upper): their recorded time and the corrected one (None
+    when voided). Corrections are rare; this is a walk along their own table."""
+    newest = _newest_approved().subquery("newest")
+    fix = aliased(PunchCorrection, name="fix")
+    void = fix.action == CorrectionAction.VOID.value
+    return list(
+        db.execute(
+            select(
+                Punch.employee_id,
+                Punch.occurred_at.label("recorded"),
+                fix.occurred_at,
+                void.label("voided"),
+            )
+            .join(newest, newest.c.punch_id == Punch.id)
+            .join(fix, fix.id == newest.c.correction_id)
+            .where(
+                Punch.status == PunchStatus.OK.value,
+                or_(void, fix.occurred_at.is_not(None)),
+                or_(_in(Punch.occurred_at, lower, upper), _in(fix.occurred_at, lower, upper)),
+            )
+        ).all()
+    )
+
+
 def counted_punches(db: Session, ranges: Sequence[Range], restricted: list[int]) -> list[int]:
     """Punches that count for statistics in each range: all, less quarantined ones, less
-    those of restricted employees. The two exceptions are rare and have indexes of their
-    own: the first statement also counts each over the whole span, and they are bucketed
-    only when the span holds any."""
+    those of restricted employees, each at its corrected time and voided ones left out.
+    The exceptions are rare and have indexes of their own: the first statement also
+    counts quarantined and restricted over the whole span, and they are bucketed only when
+    the span holds any; corrections move their punches afterwards."""
     exceptions = [QUARANTINED, RESTRICTED] if restricted else [QUARANTINED]
     lowest, highest = min(r[0] for r in ranges), max(r[1] for r in ranges)
     first = _counts(
@@ -170,6 +230,16 @@ def counted_punches(db: Session, ranges: Sequence[Range], restricted: list[int])
             specs = [(lower, upper, kind) for lower, upper in ranges]
             for i, n in enumerate(_counts(db, specs, restricted)):
                 counts[i] -= n
+    left_out = frozenset(restricted)
+    for row in _corrected(db, lowest, highest):
+        if row.employee_id in left_out:
+            continue
+        corrected_at = None if row.voided else row.occurred_at
+        for i, (lower, upper) in enumerate(ranges):
+            if lower <= row.recorded < upper:
+                counts[i] -= 1
+            if corrected_at is not None and lower <= corrected_at < upper:
+                counts[i] += 1
     return counts
 
 
@@ -197,10 +267,38 @@ def who_is_in(
     put them at work (restricted and erased employees left out), and how many those are.
 
     The day's punches are materialized first, read along ``ix_punches_occurred``: left to
-    itself, SQLite ranks them by walking the employee index over every punch ever made."""
+    itself, SQLite ranks them by walking the employee index over every punch ever made.
+    Each counts with its corrected time and state; a voided punch does not count, and one
+    corrected into the day does (#7)."""
+    recorded = select(Punch.id, Punch.employee_id, Punch.punch_state, Punch.occurred_at)
+    moved_in = select(PunchCorrection.punch_id).where(
+        PunchCorrection.status == CorrectionStatus.APPROVED.value,
+        _in(PunchCorrection.occurred_at, start, end),
+    )
+    candidates = union_all(
+        recorded.where(_in(Punch.occurred_at, start, end), Punch.status == "ok"),
+        recorded.where(
+            Punch.id.in_(moved_in),
+            ~_in(Punch.occurred_at, start, end),
+            Punch.status == "ok",
+        ),
+    ).subquery("candidates")
+    newest = _newest_approved().subquery("newest")
+    fix = aliased(PunchCorrection, name="fix")
+    occurred = func.coalesce(fix.occurred_at, candidates.c.occurred_at)
     todays = (
-        select(Punch.id, Punch.employee_id, Punch.punch_state, Punch.occurred_at)
-        .where(Punch.occurred_at >= start, Punch.occurred_at < end, Punch.status == "ok")
+        select(
+            candidates.c.id,
+            candidates.c.employee_id,
+            func.coalesce(fix.punch_state, candidates.c.punch_state).label("punch_state"),
+            type_coerce(occurred, UTCDateTime).label("occurred_at"),
+        )
+        .outerjoin(newest, newest.c.punch_id == candidates.c.id)
+        .outerjoin(fix, fix.id == newest.c.correction_id)
+        .where(
+            or_(fix.id.is_(None), fix.action != CorrectionAction.VOID.value),
+            or_(fix.occurred_at.is_(None), _in(fix.occurred_at, start, end)),
+        )
         .cte("todays")
         .prefix_with("MATERIALIZED")
     )

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
+from server.attendance import corrections
 from server.audit.services import Actor
 from server.dashboard import services
 from server.db import utcnow
@@ -257,3 +258,44 @@ def test_a_scoped_account_is_alerted_only_about_its_departments(
     alerts = client.get("/").get_data(as_text=True).split('id="alerts"')[1].split("</section>")[0]
     assert "1 quarantined punches" in alerts  # Ana's, in Assembly under Plant
     assert 'data-alert="unassigned-pins"' not in alerts
+
+
+def test_corrections_count_who_is_in_and_the_charts_at_their_corrected_values(
+    db: Session, people: dict[str, Employee], create_account: Callable[..., Any]
+) -> None:
+    """A voided duplicate check-in does not put anyone in; a check-out corrected to a
+    check-in does; a punch corrected from late yesterday to just after midnight counts
+    today, in the 00 hour."""
+    author, approver = create_account(role="hr_manager"), create_account(role="admin")
+
+    def correct(punch_id: int, **change: Any) -> None:
+        fix = corrections.propose_correction(
+            db, punch_id, reason="employee_request", actor=Actor("account", author.id), **change
+        )
+        corrections.approve_correction(db, fix.id, actor=Actor("account", approver.id))
+
+    cy = Employee(employee_code="2003", given_name="Cy", family_name="Park")
+    db.add(cy)
+    db.flush()
+    start = _today_at(0)
+    end = start + timedelta(days=1)
+    duplicate = add_punch(db, people["ana"], _today_at(8, 0), state=0)
+    wrong_state = add_punch(db, people["bo"], _today_at(8, 5), state=1)
+    late = add_punch(db, cy, start - timedelta(minutes=10), state=0)  # 23:50 yesterday
+    db.flush()
+    correct(duplicate.id, action="void")
+    correct(wrong_state.id, action="amend", punch_state=0)
+    correct(late.id, action="amend", occurred_at=start + timedelta(minutes=10))
+    db.commit()
+
+    shown, total = services.who_is_in(db, start, end, scope=None)
+    assert total == 2
+    assert [p.employee.family_name for p in shown] == ["Chen", "Park"]
+    assert shown[1].since == start + timedelta(minutes=10)
+
+    hours = list(itertools.pairwise(services._hour_bounds(start, end)))
+    yesterday = (start - timedelta(days=1), start)
+    counts = services.counted_punches(db, [*hours, yesterday, (start, end)], [])
+    assert counts[-2:] == [0, 2]  # Cy's punch moved to today; Ana's voided one is gone
+    assert counts[0] == 1  # the 00 hour holds Cy's corrected punch
+    assert sum(counts[: len(hours)]) == 2
