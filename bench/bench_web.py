@@ -256,6 +256,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="rollcall-bench-web-"))
     url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
     if args.reuse:
+        migrate.upgrade(url)  # a database kept from an older run gets the newer schema
         engine = make_engine(url)
         with engine.connect() as conn:
             found = conn.execute(text("SELECT count(*) FROM punches")).scalar_one()
