@@ -91,6 +91,13 @@ POLICY: dict[str, frozenset[str] | str] = {
     "punches.new": HR_EDIT,
     "punches.create": HR_EDIT,
     "punches.export": HR_READ,
+    # corrections (#7): everyone reads within scope; HR managers and the privacy officer
+    # propose and decide (four eyes: never on their own proposal)
+    "punches.detail": EVERYONE,
+    "punches.pending": EVERYONE,
+    "punches.propose": RECTIFY,
+    "punches.approve": RECTIFY,
+    "punches.reject": RECTIFY,
     # privacy and employees' rights
     "privacy.notices": PRIVACY_READ,
     "privacy.consent": PRIVACY_READ,

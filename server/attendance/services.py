@@ -439,6 +439,18 @@ def browse_punches(
     )
 
 
+def punch_row(db: Session, punch_id: int) -> PunchRow | None:
+    """One punch as the browser shows it, with its effective (corrected) value."""
+    raw = db.execute(select(*_COLUMNS).where(Punch.id == punch_id)).all()
+    if not raw:
+        return None
+    employee = db.get(Employee, raw[0].employee_id) if raw[0].employee_id else None
+    restricted = frozenset(
+        {employee.id} if employee is not None and employee.restricted_at is not None else ()
+    )
+    return _rows(raw, _corrections(db, [punch_id]), restricted)[0]
+
+
 # --------------------------------------------------------------------------- filters
 def find_people(
     db: Session, text: str, *, scope: frozenset[int] | None, limit: int = PERSON_MATCH_LIMIT

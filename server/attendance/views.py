@@ -28,29 +28,42 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from server.attendance import exporting, services
+from server.attendance import corrections, exporting, services
 from server.attendance.forms import (
+    CORRECTION_ACTION_LABELS,
+    CORRECTION_REASON_LABELS,
+    CORRECTION_STATUS_LABELS,
     REASON_LABELS,
     SOURCE_LABELS,
     STATE_LABELS,
     STATUS_LABELS,
     VERIFY_LABELS,
+    CorrectionForm,
     ManualPunchForm,
 )
-from server.attendance.models import PunchSource, PunchStatus
+from server.attendance.models import (
+    CorrectionStatus,
+    Punch,
+    PunchCorrection,
+    PunchSource,
+    PunchStatus,
+)
 from server.attendance.services import Cursor, Direction, PunchFilters
-from server.auth.models import Role
+from server.audit.services import record_event
+from server.auth.models import Account, Role
 from server.auth.scope import department_with_descendants
 from server.db import utcnow
 from server.devices.models import Terminal
 from server.employees.models import Employee
-from server.errors import AppError, ValidationError
+from server.errors import AppError, NotFoundError, ValidationError
 from server.i18n import select_timezone
 from server.organization.models import Department
 from server.web import (
     ANY_ROLE,
+    current_account,
     current_actor,
     department_scope,
+    department_scope_clause,
     get_session,
     in_department_scope,
     require_role,
@@ -278,6 +291,207 @@ def _translated(exc: AppError) -> str:
         "Choose a reason.": _("Choose a reason."),
     }
     return str(messages.get(exc.message, exc.message))
+
+
+# --------------------------------------------------------------------------- corrections
+# A punch is never changed (#7): a correction is proposed with its reason and counts once
+# someone else approves it. HR managers and the privacy officer (who answers rectification
+# requests) propose and decide, within their department scope; everyone else reads.
+CORRECTORS = (Role.HR_MANAGER, Role.PRIVACY_OFFICER)
+
+
+def _scoped_punch(punch_id: int) -> tuple[Punch, Employee | None]:
+    """The punch and its employee, or 404 when either is out of the account's scope."""
+    db = get_session()
+    punch = db.get(Punch, punch_id)
+    employee = db.get(Employee, punch.employee_id) if punch and punch.employee_id else None
+    if punch is None or (employee is None and department_scope() is not None):
+        raise NotFoundError(_("No such punch."))
+    if employee is not None and (
+        employee.erased_at is not None or not in_department_scope(employee.department_id)
+    ):
+        raise NotFoundError(_("No such punch."))
+    return punch, employee
+
+
+def _can_correct() -> bool:
+    account = current_account()
+    return account is not None and Role(account.role) in {Role.ADMIN, *CORRECTORS}
+
+
+def _render_detail(punch: Punch, employee: Employee | None, form: CorrectionForm) -> str:
+    db = get_session()
+    fixes = corrections.corrections_of(db, punch.id)
+    people = {a.id: a for a in db.scalars(select(Account))}
+    terminal = db.scalar(select(Terminal).where(Terminal.serial_number == punch.terminal_serial))
+    row = services.punch_row(db, punch.id)
+    return render_template(
+        "punches/detail.html",
+        punch=punch,
+        row=row,
+        employee=employee,
+        terminal=terminal,
+        fixes=fixes,
+        people=people,
+        form=form,
+        can_correct=_can_correct() and employee is not None,
+        me=current_actor().account_id,
+        zone=ZoneInfo(punch.timezone) if punch.timezone else ZoneInfo(select_timezone()),
+        state_labels=STATE_LABELS,
+        verify_labels=VERIFY_LABELS,
+        source_labels=SOURCE_LABELS,
+        status_labels=STATUS_LABELS,
+        reason_labels=CORRECTION_REASON_LABELS,
+        action_labels=CORRECTION_ACTION_LABELS,
+        fix_status_labels=CORRECTION_STATUS_LABELS,
+    )
+
+
+@bp.get("/<int:punch_id>")
+@require_role(*ANY_ROLE)
+def detail(punch_id: int) -> ResponseReturnValue:
+    """One punch with its corrections (their notes are personal: the view is logged)."""
+    punch, employee = _scoped_punch(punch_id)
+    db = get_session()
+    form = CorrectionForm(formdata=None)
+    if employee is not None:
+        record_event(
+            db,
+            "punch.viewed",
+            actor=current_actor(),
+            object_type="punch",
+            object_id=punch.id,
+            subject_employee_id=employee.id,
+        )
+    page = _render_detail(punch, employee, form)
+    db.commit()
+    return page
+
+
+@bp.post("/<int:punch_id>/corrections")
+@require_role(*CORRECTORS)
+def propose(punch_id: int) -> ResponseReturnValue:
+    punch, employee = _scoped_punch(punch_id)
+    form = CorrectionForm()
+    if employee is None:
+        flash(_("Map the punch's PIN to an employee before correcting it."), "error")
+        return redirect(url_for("punches.detail", punch_id=punch.id))
+    if not form.validate_on_submit():
+        return _render_detail(punch, employee, form), 400
+    db = get_session()
+    occurred = None
+    if form.day.data and form.at.data:
+        zone = ZoneInfo(punch.timezone) if punch.timezone else ZoneInfo(select_timezone())
+        occurred = datetime.combine(form.day.data, form.at.data, tzinfo=zone)
+    try:
+        corrections.propose_correction(
+            db,
+            punch.id,
+            action=form.action.data,
+            reason=form.reason.data,
+            occurred_at=occurred,
+            punch_state=int(form.state.data) if form.state.data else None,
+            note=form.note.data,
+            request_id=_rectification_request(form.request_id.data, employee.id),
+            actor=current_actor(),
+        )
+    except AppError as exc:
+        db.rollback()
+        field = exc.details.get("field") if exc.details else None
+        target = {
+            "occurred_at": form.at,
+            "punch_state": form.state,
+            "note": form.note,
+            "request_id": form.request_id,
+        }.get(str(field), form.action)
+        target.errors = [*target.errors, exc.message]
+        return _render_detail(punch, employee, form), 400
+    db.commit()
+    flash(_("Correction proposed. It counts once someone else approves it."), "success")
+    return redirect(url_for("punches.detail", punch_id=punch.id))
+
+
+def _rectification_request(number: int | None, employee_id: int) -> int | None:
+    """The rectification request a correction answers: the employee's own, and open."""
+    if number is None:
+        return None
+    from server.rights.models import SubjectRequest
+
+    found = get_session().get(SubjectRequest, number)
+    if found is None or found.employee_id != employee_id or found.kind != "rectification":
+        raise ValidationError(
+            _("No rectification request of this employee has that number."),
+            details={"field": "request_id"},
+        )
+    return found.id
+
+
+@bp.get("/corrections")
+@require_role(*ANY_ROLE)
+def pending() -> ResponseReturnValue:
+    """Corrections waiting for a decision, oldest first, within the account's scope."""
+    db = get_session()
+    query = (
+        select(PunchCorrection, Punch, Employee)
+        .join(Punch, Punch.id == PunchCorrection.punch_id)
+        .join(Employee, Employee.id == PunchCorrection.employee_id)
+        .where(
+            PunchCorrection.status == CorrectionStatus.PROPOSED.value,
+            Employee.erased_at.is_(None),
+            department_scope_clause(Employee.department_id),
+        )
+        .order_by(PunchCorrection.id)
+        .limit(PENDING_SHOWN)
+    )
+    rows = db.execute(query).all()
+    people = {a.id: a for a in db.scalars(select(Account))}
+    return render_template(
+        "punches/corrections.html",
+        rows=rows,
+        people=people,
+        can_correct=_can_correct(),
+        me=current_actor().account_id,
+        shown=PENDING_SHOWN,
+        state_labels=STATE_LABELS,
+        reason_labels=CORRECTION_REASON_LABELS,
+        action_labels=CORRECTION_ACTION_LABELS,
+    )
+
+
+PENDING_SHOWN = 500
+
+
+def _decide(correction_id: int, approve: bool) -> ResponseReturnValue:
+    db = get_session()
+    fix = db.get(PunchCorrection, correction_id)
+    if fix is None:
+        raise NotFoundError(_("No such correction."))
+    _scoped_punch(fix.punch_id)
+    decide = corrections.approve_correction if approve else corrections.reject_correction
+    try:
+        decide(db, fix.id, actor=current_actor())
+    except AppError as exc:
+        db.rollback()
+        flash(exc.message, "error")
+    else:
+        db.commit()
+        flash(_("Correction approved.") if approve else _("Correction rejected."), "success")
+    back = request.form.get("next", "")
+    if back == "pending":
+        return redirect(url_for("punches.pending"))
+    return redirect(url_for("punches.detail", punch_id=fix.punch_id))
+
+
+@bp.post("/corrections/<int:correction_id>/approve")
+@require_role(*CORRECTORS)
+def approve(correction_id: int) -> ResponseReturnValue:
+    return _decide(correction_id, approve=True)
+
+
+@bp.post("/corrections/<int:correction_id>/reject")
+@require_role(*CORRECTORS)
+def reject(correction_id: int) -> ResponseReturnValue:
+    return _decide(correction_id, approve=False)
 
 
 # --------------------------------------------------------------------------- exports
