@@ -402,6 +402,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "quarantined_punches": {"type": "integer"},
                     "unassigned_pins": {"type": "integer"},
                     "failed_commands": {"type": "integer"},
+                    "corrections_to_decide": {
+                        "type": "integer",
+                        "description": "Punch corrections waiting for a second person.",
+                    },
                     "overdue_requests": {"type": ["integer", "null"]},
                     "requests_due_soon": {"type": ["integer", "null"]},
                 }

@@ -76,6 +76,7 @@ class Alerts:
     failed_commands: int = 0
     overdue_requests: int = 0
     requests_due_soon: int = 0
+    corrections_to_decide: int = 0  # punch corrections waiting for a second person (#7)
 
     @property
     def any(self) -> bool:
@@ -85,6 +86,7 @@ class Alerts:
             or self.quarantined
             or self.unassigned_pins
             or self.failed_commands
+            or self.corrections_to_decide
             or self.overdue_requests
             or self.requests_due_soon
         )
@@ -406,6 +408,19 @@ def build_dashboard(
         due = deadlines(db, now)
         alerts.overdue_requests = sum(1 for d in due if d.overdue)
         alerts.requests_due_soon = sum(1 for d in due if not d.overdue)
+
+    pending = (
+        select(func.count())
+        .select_from(PunchCorrection)
+        .join(Employee, Employee.id == PunchCorrection.employee_id)
+        .where(
+            PunchCorrection.status == CorrectionStatus.PROPOSED.value,
+            Employee.erased_at.is_(None),
+        )
+    )
+    if scope is not None:
+        pending = pending.where(Employee.department_id.in_(sorted(scope)))
+    alerts.corrections_to_decide = db.scalar(pending) or 0
 
     present, present_count = who_is_in(db, start, end, scope=scope)
     active = (

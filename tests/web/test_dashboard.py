@@ -299,3 +299,21 @@ def test_corrections_count_who_is_in_and_the_charts_at_their_corrected_values(
     assert counts[-2:] == [0, 2]  # Cy's punch moved to today; Ana's voided one is gone
     assert counts[0] == 1  # the 00 hour holds Cy's corrected punch
     assert sum(counts[: len(hours)]) == 2
+
+
+def test_corrections_waiting_for_approval_are_an_alert_within_scope(
+    client: Any, db: Session, people: dict[str, Employee], sign_in: Callable[..., Any]
+) -> None:
+    author = sign_in("hr_manager")
+    punch = add_punch(db, people["ana"], _today_at(0) - timedelta(days=1), state=0)
+    db.flush()
+    corrections.propose_correction(
+        db, punch.id, action="void", reason="duplicate", actor=Actor("account", author.id)
+    )
+    db.commit()
+    page = client.get("/").get_data(as_text=True)
+    alert = page.split('data-alert="corrections"')[1].split("</li>")[0]
+    assert "1 punch corrections wait for approval" in alert
+    assert "/punches/corrections" in alert
+    board = services.build_dashboard(db, zone=BERLIN, scope=frozenset({999}), with_requests=False)
+    assert board.alerts.corrections_to_decide == 0  # Ana is in no department of that scope

@@ -71,6 +71,7 @@ def dashboard() -> Any:
             "quarantined_punches": alerts.quarantined,
             "unassigned_pins": alerts.unassigned_pins,
             "failed_commands": alerts.failed_commands,
+            "corrections_to_decide": alerts.corrections_to_decide,
             "overdue_requests": alerts.overdue_requests if with_requests else None,
             "requests_due_soon": alerts.requests_due_soon if with_requests else None,
         },
