@@ -18,7 +18,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Blueprint, Flask, redirect, request, url_for
+from flask import Blueprint, Flask, has_request_context, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
 
@@ -53,6 +53,10 @@ def normalize_locale(value: str | None) -> str | None:
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        # A job or command inside an app context: no reader, so the log and terminal get
+        # English, as they do with no context at all (flask_babel's NullTranslations).
+        return DEFAULT_LOCALE
     account = current_account()
     if account is not None and (chosen := normalize_locale(account.locale)):
         return chosen
