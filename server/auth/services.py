@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,16 @@ LOCKOUT_DURATION = timedelta(minutes=15)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 
+def _password_length() -> str:
+    return str(
+        _(
+            "A password has %(min)d to %(max)d characters.",
+            min=MIN_PASSWORD_LENGTH,
+            max=MAX_PASSWORD_LENGTH,
+        )
+    )
+
+
 def create_account(
     db: Session,
     *,
@@ -39,19 +50,22 @@ def create_account(
     username = username.strip().lower()
     if not _USERNAME.match(username):
         raise ValidationError(
-            "a username has 2 to 64 characters: lowercase letters, digits, '.', '_' or '-'",
+            _("a username has 2 to 64 characters: lowercase letters, digits, '.', '_' or '-'"),
             details={"field": "username"},
         )
     try:
         role = Role(role)
     except ValueError:
-        raise ValidationError(f"unknown role {role!r}", details={"field": "role"}) from None
+        raise ValidationError(
+            _("The role is one of: %(roles)s.", roles=", ".join(r.value for r in Role)),
+            details={"field": "role"},
+        ) from None
     try:
         password_hash = hash_password(password)
-    except ValueError as exc:
-        raise ValidationError(str(exc), details={"field": "password"}) from None
+    except ValueError:
+        raise ValidationError(_password_length(), details={"field": "password"}) from None
     if db.scalar(select(func.count()).where(Account.username == username)):
-        raise ConflictError(f"the username {username!r} is taken", details={"field": "username"})
+        raise ConflictError(_("This username is taken."), details={"field": "username"})
     account = Account(
         username=username,
         display_name=display_name or username,
@@ -163,20 +177,17 @@ def change_password(
     twice. Clears a forced change. Flushes and audits (never a password)."""
     account = db.get(Account, account_id)
     if account is None or not account.active:
-        raise ValidationError("This account cannot change its password.")
+        raise ValidationError(_("This account cannot change its password."))
     if not verify_password(account.password_hash, current):
-        raise ValidationError("The current password is not right.", details={"field": "current"})
+        raise ValidationError(_("The current password is not right."), details={"field": "current"})
     if new != confirm:
-        raise ValidationError("The two new passwords differ.", details={"field": "confirm"})
+        raise ValidationError(_("The two new passwords differ."), details={"field": "confirm"})
     if new == current:
         raise ValidationError(
-            "Choose a password other than the current one.", details={"field": "new"}
+            _("Choose a password other than the current one."), details={"field": "new"}
         )
     if not MIN_PASSWORD_LENGTH <= len(new) <= MAX_PASSWORD_LENGTH:
-        raise ValidationError(
-            f"A password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.",
-            details={"field": "new"},
-        )
+        raise ValidationError(_password_length(), details={"field": "new"})
     account.password_hash = hash_password(new)
     forced = account.must_change_password
     account.must_change_password = False

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnClause, func, literal_column, select
 from sqlalchemy.orm import Session
 
@@ -25,7 +26,7 @@ from server.audit.services import Actor, record_event
 from server.db import utcnow
 from server.devices import distribution
 from server.devices.models import PinMapping, SyncRun, Terminal
-from server.devices.services import get_terminal, is_online
+from server.devices.services import describe_terminal_error, get_terminal, is_online
 from server.errors import ConflictError
 from terminals.base import TerminalClient, TerminalError
 from terminals.connect import client_for
@@ -100,11 +101,11 @@ def request_sync(
     terminal = get_terminal(db, terminal_id)
     if terminal.transport not in BINARY:
         raise ConflictError(
-            "This terminal sends its punches by itself (ADMS push); there is nothing to fetch.",
+            _("This terminal sends its punches by itself (ADMS push); there is nothing to fetch."),
             code="push_terminal",
         )
     if not terminal.enabled:
-        raise ConflictError("The terminal is switched off in Rollcall.", code="disabled")
+        raise ConflictError(_("The terminal is switched off in Rollcall."), code="disabled")
     before = db.scalar(select(func.max(SyncRun.id)).where(SyncRun.terminal_id == terminal.id))
     terminal.next_attempt_at = now
     db.flush()
@@ -205,6 +206,10 @@ class ConnectionReport:
     error: str | None = None
 
 
+class _PushTerminalError(Exception):
+    """An ADMS push terminal calls us; there is no connection of ours to test."""
+
+
 def _default_client(terminal: Terminal, kek: KeyEncryptionKey | None) -> TerminalClient:
     return client_for(terminal, kek, timeout_s=TEST_TIMEOUT_S)
 
@@ -224,7 +229,7 @@ def check_connection(
     report: ConnectionReport
     try:
         if terminal.transport not in BINARY:
-            raise TerminalError("an ADMS push terminal is not reached over the binary protocol")
+            raise _PushTerminalError
         with connect(terminal, kek) as client:
             info = client.info()
             sizes = client.sizes()
@@ -236,8 +241,11 @@ def check_connection(
                 False,
                 serial=info.serial_number,
                 elapsed_ms=elapsed,
-                error=f"terminal {info.serial_number} answered at this address, "
-                f"not {terminal.serial_number}",
+                error=_(
+                    "Terminal %(found)s answered at this address, not %(expected)s.",
+                    found=info.serial_number,
+                    expected=terminal.serial_number,
+                ),
             )
         else:
             report = ConnectionReport(
@@ -249,11 +257,18 @@ def check_connection(
                 clock_offset_s=round(offset, 1),
                 elapsed_ms=elapsed,
             )
+    except _PushTerminalError:
+        report = ConnectionReport(
+            False,
+            error=_(
+                "This terminal calls Rollcall by itself (ADMS push); there is no link to test."
+            ),
+        )
     except TerminalError as err:
         report = ConnectionReport(
             False,
             elapsed_ms=int((time.perf_counter() - started) * 1000),
-            error=f"{type(err).__name__}: {err}"[:300],
+            error=describe_terminal_error(err),
         )
     record_event(
         db,

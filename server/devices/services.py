@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -25,7 +26,19 @@ from server.devices.models import PinMapping, SyncRun, Terminal
 from server.employees.models import Employee
 from server.errors import ConflictError, NotFoundError, ValidationError
 from terminals import leases
-from terminals.base import DeviceInfo, DeviceSizes, Endpoint, TerminalClient, Transport
+from terminals.base import (
+    DeviceInfo,
+    DeviceSizes,
+    Endpoint,
+    TerminalAuthError,
+    TerminalClient,
+    TerminalError,
+    TerminalIdentityError,
+    TerminalProtocolError,
+    TerminalUnreachableError,
+    Transport,
+    UnstorableUserError,
+)
 from terminals.connect import client_for, seal_comm_key
 from terminals.sync import Progress, sync_terminal
 from terminals.zk.client import ZkClient
@@ -45,12 +58,46 @@ class Registration:
     moved_from: str | None = None
 
 
+def describe_terminal_error(err: TerminalError) -> str:
+    """What went wrong with a terminal, in the reader's language: a sentence by kind of
+    failure, then the driver's own detail (English, technical: it names the terminal and the
+    step, never a person), which is what a technician or a bug report needs."""
+    detail = str(err)[:300]
+    if isinstance(err, TerminalAuthError):
+        return str(_("The terminal refused the comm key: %(detail)s", detail=detail))
+    if isinstance(err, TerminalIdentityError):
+        return str(
+            _(
+                "Terminal %(found)s answered at this address, not %(expected)s.",
+                found=err.found,
+                expected=err.expected,
+            )
+        )
+    if isinstance(err, TerminalUnreachableError):
+        return str(
+            _(
+                "The terminal did not answer (wrong address, switched off or no network): "
+                "%(detail)s",
+                detail=detail,
+            )
+        )
+    if isinstance(err, UnstorableUserError):
+        return str(
+            _("This terminal model cannot store the user as given: %(detail)s", detail=detail)
+        )
+    if isinstance(err, TerminalProtocolError):
+        return str(
+            _("The terminal answered something Rollcall cannot trust: %(detail)s", detail=detail)
+        )
+    return str(_("The terminal could not do what was asked: %(detail)s", detail=detail))
+
+
 def parse_address(address: str) -> tuple[str, int]:
     """``HOST`` or ``HOST:PORT`` (``[v6]:PORT`` for IPv6) with port 4370 by default."""
     address = address.strip()
     host, port = address, 4370
     if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
+        host, _sep, rest = address[1:].partition("]")
         if rest.startswith(":"):
             port = _port(rest[1:])
     elif address.count(":") == 1:
@@ -58,14 +105,17 @@ def parse_address(address: str) -> tuple[str, int]:
         port = _port(raw)
     if not host or not _HOST.match(host):
         raise ValidationError(
-            f"{address!r} is not a host name or address", details={"field": "address"}
+            _("That is not a host name or address; type e.g. 192.168.1.201 or 192.168.1.201:4370."),
+            details={"field": "address"},
         )
     return host, port
 
 
 def _port(raw: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ValidationError(f"{raw!r} is not a port number", details={"field": "port"})
+        raise ValidationError(
+            _("That is not a port number (1 to 65535)."), details={"field": "port"}
+        )
     return int(raw)
 
 
@@ -81,23 +131,29 @@ def _validate(
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValidationError(
-            f"{timezone!r} is not an IANA time zone", details={"field": "timezone"}
+            _("That is not an IANA time zone (such as Asia/Shanghai)."),
+            details={"field": "timezone"},
         ) from None
     if not 0 <= comm_key <= MAX_COMM_KEY:
         raise ValidationError(
-            f"a comm key is a number from 0 to {MAX_COMM_KEY}", details={"field": "comm_key"}
+            _("A comm key is a number from 0 to %(n)d.", n=MAX_COMM_KEY),
+            details={"field": "comm_key"},
         )
     if transport not in (Transport.TCP, Transport.UDP):
-        raise ValidationError("transport is tcp or udp", details={"field": "transport"})
+        raise ValidationError(_("The transport is tcp or udp."), details={"field": "transport"})
     if encoding not in ENCODINGS:
         raise ValidationError(
-            f"encoding is one of {', '.join(ENCODINGS)}", details={"field": "encoding"}
+            _("The encoding is one of: %(encodings)s.", encodings=", ".join(ENCODINGS)),
+            details={"field": "encoding"},
         )
     if name is not None and not 0 < len(name.strip()) <= 100:
-        raise ValidationError("a name has 1 to 100 characters", details={"field": "name"})
+        raise ValidationError(
+            _("A name has 1 to %(n)d characters.", n=100), details={"field": "name"}
+        )
     if sync_interval_s < 10:
         raise ValidationError(
-            "the sync interval is at least 10 seconds", details={"field": "sync_interval_s"}
+            _("The sync interval is at least %(n)d seconds.", n=10),
+            details={"field": "sync_interval_s"},
         )
 
 
@@ -145,9 +201,14 @@ def register_terminal(
         # A terminal's punches, commands and log entries are keyed on its serial number:
         # one that is empty or holds spaces or odd characters would not stay one identity.
         raise ValidationError(
-            f"The terminal at {host}:{port} reports serial number {serial!r}, which Rollcall "
-            "cannot use to tell terminals apart (letters, digits and _.:/+,- only, at most "
-            f"{SERIAL_MAX}); check the terminal's settings.",
+            _(
+                "The terminal at %(address)s reports serial number %(serial)s, which Rollcall "
+                "cannot use to tell terminals apart (letters, digits and _.:/+,- only, at most "
+                "%(n)d); check the terminal's settings.",
+                address=f"{host}:{port}",
+                serial=repr(serial)[: SERIAL_MAX + 8],
+                n=SERIAL_MAX,
+            ),
             details={"field": "address"},
         )
     same_address = db.scalar(
@@ -165,17 +226,22 @@ def register_terminal(
             details={"found_serial": serial},
         )
         raise ConflictError(
-            f"{host}:{port} belongs to terminal {same_address.serial_number} "
-            f"({same_address.name}), but a terminal with serial {serial} answers there: it was "
-            "replaced or the address was reassigned. Change or remove the registered terminal "
-            "first; Rollcall will not mix the two terminals' data.",
+            _(
+                "%(address)s belongs to terminal %(expected)s, but a terminal with serial "
+                "%(found)s answers there: it was replaced or the address was reassigned. Change "
+                "or remove the registered terminal first; Rollcall will not mix the two "
+                "terminals' data.",
+                address=f"{host}:{port}",
+                expected=same_address.serial_number,
+                found=serial,
+            ),
             details={"expected": same_address.serial_number, "found": serial},
         )
     existing = db.scalar(select(Terminal).where(Terminal.serial_number == serial))
     sealed = seal_comm_key(kek, comm_key, serial)
     if existing is not None:
         if (existing.host, existing.port, existing.transport) == (host, port, transport):
-            raise ConflictError(f"terminal {serial} is already registered as {existing.name!r}")
+            raise ConflictError(_("Terminal %(serial)s is already registered.", serial=serial))
         moved_from = f"{existing.host}:{existing.port}"
         existing.host, existing.port, existing.transport = host, port, transport
         existing.comm_key_sealed = sealed
@@ -231,7 +297,10 @@ def get_terminal(db: Session, key: int | str) -> Terminal:
     else:
         terminal = db.scalar(select(Terminal).where(Terminal.serial_number == key))
     if terminal is None:
-        raise NotFoundError(f"no terminal {key}")
+        if isinstance(key, str) and is_identifier(key) and len(key) <= SERIAL_MAX:
+            # A serial typed at the command line: say which one was not found.
+            raise NotFoundError(_("no terminal %(serial)s", serial=key))
+        raise NotFoundError(_("No such terminal."))
     return terminal
 
 
@@ -259,7 +328,9 @@ def sync_now(
     """Sync one terminal at once, under its lease (never beside a worker's sync). Commits."""
     if not leases.claim(db, terminal.id, owner, utcnow()):
         db.rollback()
-        raise ConflictError(f"terminal {terminal.serial_number} is being synced right now")
+        raise ConflictError(
+            _("Terminal %(serial)s is being synced right now.", serial=terminal.serial_number)
+        )
     record_event(
         db, "terminal.sync_requested", actor=actor, object_type="terminal", object_id=terminal.id
     )
@@ -311,12 +382,12 @@ def assign_pin(
     """
     mapping = db.get(PinMapping, mapping_id)
     if mapping is None:
-        raise NotFoundError(f"no PIN mapping {mapping_id}")
+        raise NotFoundError(_("No such PIN."))
     if mapping.employee_id is not None:
-        raise ConflictError(f"PIN {mapping.pin} is already assigned")
+        raise ConflictError(_("This PIN is already assigned."))
     employee = db.get(Employee, employee_id)
     if employee is None or employee.erased_at is not None:
-        raise NotFoundError(f"no employee {employee_id}")
+        raise NotFoundError(_("No such employee."))
     mapping.employee_id = employee_id
     punches = update(Punch).where(
         Punch.pin == mapping.pin,

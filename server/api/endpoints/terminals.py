@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -195,7 +196,7 @@ def sync_terminal(terminal_id: int, body: dict[str, Any]) -> Any:
             .limit(1)
         )
         raise AppError(
-            f"The terminal did not complete the sync: {exc}",
+            _("The terminal did not complete the sync: %(error)s", error=str(exc)),
             status=502,
             code="terminal_error",
             details={"sync_run_id": failed},
@@ -264,7 +265,7 @@ def _scoped(
 
 def _terminal_error(exc: TerminalError) -> AppError:
     return AppError(
-        f"The terminal did not answer as expected: {exc}",
+        _("The terminal did not answer as expected: %(error)s", error=str(exc)),
         status=502,
         code="terminal_error",
         details={"field": "address"},
