@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
@@ -39,7 +40,11 @@ def _choice(
         return allowed(value).value
     except ValueError:
         raise ValidationError(
-            f"{field} is one of: {', '.join(a.value for a in allowed)}.",
+            _(
+                "%(field)s is one of: %(values)s.",
+                field=field,
+                values=", ".join(a.value for a in allowed),
+            ),
             details={"field": field},
         ) from None
 
@@ -61,36 +66,37 @@ def propose_correction(
     reason = _choice(reason, CorrectionReason, "reason")
     punch = db.get(Punch, punch_id)
     if punch is None:
-        raise NotFoundError(f"no punch {punch_id}")
+        raise NotFoundError(_("No such punch."))
     if punch.employee_id is None:
-        raise ConflictError("Map the punch's PIN to an employee before correcting it.")
+        raise ConflictError(_("Map the punch's PIN to an employee before correcting it."))
     if action == CorrectionAction.VOID and (occurred_at is not None or punch_state is not None):
-        raise ValidationError("A voided punch takes no new time or state.")
+        raise ValidationError(_("A voided punch takes no new time or state."))
     if action == CorrectionAction.AMEND:
         if occurred_at is None and punch_state is None:
-            raise ValidationError("An amendment gives a new time, a new state, or both.")
+            raise ValidationError(_("An amendment gives a new time, a new state, or both."))
         if occurred_at is not None:
             if occurred_at.tzinfo is None:
                 raise ValidationError(
-                    "The corrected time must carry a time zone.", details={"field": "occurred_at"}
+                    _("The corrected time must carry a time zone."),
+                    details={"field": "occurred_at"},
                 )
             if occurred_at > utcnow():
                 raise ValidationError(
-                    "A punch cannot be corrected into the future.",
+                    _("A punch cannot be corrected into the future."),
                     details={"field": "occurred_at"},
                 )
         if punch_state is not None and punch_state not in PUNCH_STATES:
             raise ValidationError(
-                "The punch state is 0-5 (in, out, break out, break in, OT in, OT out) or 255.",
+                _("The punch state is 0-5 (in, out, break out, break in, OT in, OT out) or 255."),
                 details={"field": "punch_state"},
             )
     note = (note or "").strip() or None
     if note is not None and len(note) > NOTE_MAX:
         raise ValidationError(
-            f"The note is at most {NOTE_MAX} characters.", details={"field": "note"}
+            _("The note is at most %(n)d characters.", n=NOTE_MAX), details={"field": "note"}
         )
     if reason == CorrectionReason.OTHER and note is None:
-        raise ValidationError("Say why in the note when the reason is 'other'.")
+        raise ValidationError(_("Say why in the note when the reason is 'other'."))
     correction = PunchCorrection(
         punch_id=punch.id,
         employee_id=punch.employee_id,
@@ -109,19 +115,27 @@ def propose_correction(
     return correction
 
 
+def _decided_already(status: str) -> str:
+    if status == CorrectionStatus.APPROVED.value:
+        return str(_("The correction is approved already."))
+    if status == CorrectionStatus.REJECTED.value:
+        return str(_("The correction is rejected already."))
+    return str(_("The correction is decided already."))
+
+
 def _decide(
     db: Session, correction_id: int, status: CorrectionStatus, *, actor: Actor
 ) -> PunchCorrection:
     correction = db.get(PunchCorrection, correction_id)
     if correction is None:
-        raise NotFoundError(f"no correction {correction_id}")
+        raise NotFoundError(_("No such correction."))
     if correction.status != CorrectionStatus.PROPOSED.value:
-        raise ConflictError(f"The correction is {correction.status} already.")
+        raise ConflictError(_decided_already(correction.status))
     if actor.account_id is None:
-        raise PermissionDeniedError("A correction is decided by a named account.")
+        raise PermissionDeniedError(_("A correction is decided by a named account."))
     if actor.account_id == correction.author_id:
         # Four eyes: whoever proposes a change to a time record does not approve it.
-        raise PermissionDeniedError("Another person must decide on a correction you proposed.")
+        raise PermissionDeniedError(_("Another person must decide on a correction you proposed."))
     correction.status = status.value
     correction.decided_by_id = actor.account_id
     correction.decided_at = utcnow()

@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -82,7 +83,7 @@ class Cursor:
             return cls(at, int(ident))
         except (ValueError, OverflowError):
             raise ValidationError(
-                "That page link is damaged; start again from the first page.",
+                _("That page link is damaged; start again from the first page."),
                 details={"field": "cursor"},
             ) from None
 
@@ -480,7 +481,10 @@ def find_people(
     ).all()
     if len(ids) > limit:
         raise ValidationError(
-            f"More than {limit} people match; type more of the name or the employee code.",
+            _(
+                "More than %(n)d people match; type more of the name or the employee code.",
+                n=limit,
+            ),
             details={"field": "person"},
         )
     return tuple(ids)
@@ -491,7 +495,7 @@ def day_range(
 ) -> tuple[datetime | None, datetime | None]:
     """Local days (inclusive) as instants: [start 00:00, day after end 00:00)."""
     if start is not None and end is not None and end < start:
-        raise ValidationError("The end date is before the start date.", details={"field": "to"})
+        raise ValidationError(_("The end date is before the start date."), details={"field": "to"})
     begin = datetime.combine(start, time.min, tzinfo=zone) if start else None
     finish = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone) if end else None
     return begin, finish
@@ -514,32 +518,34 @@ def enter_manual_punch(
     anything is written. The reason code is in the operation log; the note is not."""
     now = now or utcnow()
     if occurred_at.tzinfo is None:
-        raise ValidationError("The time must carry a time zone.", details={"field": "time"})
+        raise ValidationError(_("The time must carry a time zone."), details={"field": "time"})
     if occurred_at > now:
-        raise ValidationError("A punch cannot be entered in the future.", details={"field": "time"})
+        raise ValidationError(
+            _("A punch cannot be entered in the future."), details={"field": "time"}
+        )
     if punch_state not in PUNCH_STATES:
         raise ValidationError(
-            "Choose what the punch was (in, out, ...).", details={"field": "state"}
+            _("Choose what the punch was (in, out, ...)."), details={"field": "state"}
         )
     try:
         reason = ManualReason(reason).value
     except ValueError:
-        raise ValidationError("Choose a reason.", details={"field": "reason"}) from None
+        raise ValidationError(_("Choose a reason."), details={"field": "reason"}) from None
     note = (note or "").strip() or None
     if note is not None and len(note) > NOTE_MAX:
         raise ValidationError(
-            f"The note is at most {NOTE_MAX} characters.", details={"field": "note"}
+            _("The note is at most %(n)d characters.", n=NOTE_MAX), details={"field": "note"}
         )
     if reason == ManualReason.OTHER and note is None:
         raise ValidationError(
-            "Say why in the note when the reason is 'other'.", details={"field": "note"}
+            _("Say why in the note when the reason is 'other'."), details={"field": "note"}
         )
     employee = db.get(Employee, employee_id)
     if employee is None or employee.erased_at is not None:
-        raise NotFoundError("No such employee.")
+        raise NotFoundError(_("No such employee."))
     if employee.restricted_at is not None:
         raise ConflictError(
-            "Processing of this employee's data is restricted; no punch can be added.",
+            _("Processing of this employee's data is restricted; no punch can be added."),
             details={"field": "employee"},
         )
     zone = _zone(timezone)
@@ -555,7 +561,8 @@ def enter_manual_punch(
     )
     if clash is not None:
         raise ConflictError(
-            "This employee already has a manual punch at that second.", details={"field": "time"}
+            _("This employee already has a manual punch at that second."),
+            details={"field": "time"},
         )
     punch = Punch(
         terminal_serial=MANUAL_SERIAL,
@@ -620,7 +627,7 @@ def plan_export(db: Session, filters: PunchFilters, *, fmt: str, actor: Actor) -
     try:
         form = ExportFormat(fmt)
     except ValueError:
-        raise ValidationError("Export as csv or xlsx.", details={"field": "format"}) from None
+        raise ValidationError(_("Export as csv or xlsx."), details={"field": "format"}) from None
     newest = db.scalar(select(func.max(Punch.id))) or 0
     fixed = resolve_moves(db, replace(filters, exclude_restricted=True, max_id=newest))
     rows = 0
@@ -639,8 +646,12 @@ def plan_export(db: Session, filters: PunchFilters, *, fmt: str, actor: Actor) -
         )
     if form is ExportFormat.XLSX and rows > XLSX_MAX_ROWS:
         raise ValidationError(
-            f"{rows} rows do not fit in one spreadsheet ({XLSX_MAX_ROWS} at most): narrow the"
-            " filters or export CSV.",
+            _(
+                "%(rows)d rows do not fit in one spreadsheet (%(max)d at most): narrow the"
+                " filters or export CSV.",
+                rows=rows,
+                max=XLSX_MAX_ROWS,
+            ),
             details={"rows": rows},
         )
     record_event(

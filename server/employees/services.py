@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
@@ -53,19 +54,46 @@ _LIMITS = {
     "locale": 16,
     "card_number": 20,
 }
+# How the pages name a field, for messages (the same words as the employee form's labels).
+_LABELS = {
+    "employee_code": _l("Employee code"),
+    "given_name": _l("Given name"),
+    "family_name": _l("Family name"),
+    "device_name": _l("Name on terminals"),
+    "email": _l("E-mail"),
+    "phone": _l("Phone"),
+    "locale": _l("Language of notices"),
+    "card_number": _l("Card number"),
+    "date_of_birth": _l("Date of birth"),
+    "hire_date": _l("Hire date"),
+}
+
+
+def _label(key: str) -> str:
+    return str(_LABELS.get(key, key))
+
+
+def _required(key: str) -> ValidationError:
+    return ValidationError(_("%(column)s is required.", column=_label(key)), details={"field": key})
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(values) - EDITABLE)
     if unknown:
-        raise ValidationError(f"Unknown field: {unknown[0]}.", details={"field": unknown[0]})
+        raise ValidationError(
+            _("Unknown field: %(field)s.", field=unknown[0]), details={"field": unknown[0]}
+        )
     out: dict[str, Any] = {}
     for key, value in values.items():
         if isinstance(value, str):
             value = value.strip()
             if key in _LIMITS and len(value) > _LIMITS[key]:
                 raise ValidationError(
-                    f"{key.replace('_', ' ').capitalize()} is at most {_LIMITS[key]} characters.",
+                    _(
+                        "%(field)s is at most %(n)d characters.",
+                        field=_label(key),
+                        n=_LIMITS[key],
+                    ),
                     details={"field": key},
                 )
             if value == "" and key not in ("given_name", "family_name", "employee_code"):
@@ -73,21 +101,19 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
         out[key] = value
     for key in ("employee_code", "given_name", "family_name"):
         if key in out and not out[key]:
-            raise ValidationError(
-                f"{key.replace('_', ' ').capitalize()} is required.", details={"field": key}
-            )
+            raise _required(key)
     if out.get("card_number") is not None and not str(out["card_number"]).isdigit():
-        raise ValidationError("A card number is digits only.", details={"field": "card_number"})
+        raise ValidationError(_("A card number is digits only."), details={"field": "card_number"})
     if "device_privilege" in out and out["device_privilege"] not in (0, 14):
         raise ValidationError(
-            "Terminal privilege is 0 (user) or 14 (administrator).",
+            _("Terminal privilege is 0 (user) or 14 (administrator)."),
             details={"field": "device_privilege"},
         )
     if "verify_mode" in out and out["verify_mode"] not in {m.value for m in VerifyMode}:
-        raise ValidationError("Unknown verification mode.", details={"field": "verify_mode"})
+        raise ValidationError(_("Unknown verification mode."), details={"field": "verify_mode"})
     for key in ("date_of_birth", "hire_date"):
         if key in out and out[key] is not None and not isinstance(out[key], date):
-            raise ValidationError("Dates are YYYY-MM-DD.", details={"field": key})
+            raise ValidationError(_("Dates are YYYY-MM-DD."), details={"field": key})
     return out
 
 
@@ -100,7 +126,7 @@ def get_employee(db: Session, employee_id: int) -> Employee:
     """The employee, or NotFoundError (an erased one is not found either)."""
     employee = db.get(Employee, employee_id)
     if employee is None or employee.erased_at is not None:
-        raise NotFoundError("No such employee.")
+        raise NotFoundError(_("No such employee."))
     return employee
 
 
@@ -124,13 +150,11 @@ def create_employee(
     clean = _clean(values)
     for key in ("employee_code", "given_name", "family_name"):
         if not clean.get(key):
-            raise ValidationError(
-                f"{key.replace('_', ' ').capitalize()} is required.", details={"field": key}
-            )
+            raise _required(key)
     _check_department(db, clean)
     if db.scalar(select(Employee.id).where(Employee.employee_code == clean["employee_code"])):
         raise ConflictError(
-            "Another employee has this employee code.", details={"field": "employee_code"}
+            _("Another employee has this employee code."), details={"field": "employee_code"}
         )
     employee = Employee(
         status=EmployeeStatus.ACTIVE.value,
@@ -169,7 +193,7 @@ def update_employee(
         )
         if taken:
             raise ConflictError(
-                "Another employee has this employee code.", details={"field": "employee_code"}
+                _("Another employee has this employee code."), details={"field": "employee_code"}
             )
     changed = sorted(k for k, v in clean.items() if getattr(employee, k) != v)
     for key in changed:
@@ -195,10 +219,11 @@ def terminate_employee(db: Session, employee_id: int, *, on: date, actor: Actor)
     """End the employment: the person is removed from every terminal; punches are kept."""
     employee = get_employee(db, employee_id)
     if employee.status == EmployeeStatus.TERMINATED:
-        raise ConflictError("The employee is terminated already.")
+        raise ConflictError(_("The employee is terminated already."))
     if employee.hire_date is not None and on < employee.hire_date:
         raise ValidationError(
-            "The termination date is before the hire date.", details={"field": "termination_date"}
+            _("The termination date is before the hire date."),
+            details={"field": "termination_date"},
         )
     employee.status = EmployeeStatus.TERMINATED.value
     employee.termination_date = on
@@ -236,7 +261,7 @@ def set_device_password(
         password = password.strip()
         if not password.isdigit() or not 0 < len(password) <= MAX_DEVICE_PASSWORD:
             raise ValidationError(
-                f"A terminal password is 1 to {MAX_DEVICE_PASSWORD} digits.",
+                _("A terminal password is 1 to %(n)d digits.", n=MAX_DEVICE_PASSWORD),
                 details={"field": "device_password"},
             )
     employee.device_password_sealed = (

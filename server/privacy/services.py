@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -45,7 +46,7 @@ def canonical_notice_text(title: str, body: str, retention_schedule: str) -> str
 def _notice(db: Session, notice_id: int) -> BiometricNotice:
     notice = db.get(BiometricNotice, notice_id)
     if notice is None:
-        raise NotFoundError("No such notice.")
+        raise NotFoundError(_("No such notice."))
     return notice
 
 
@@ -54,7 +55,7 @@ def create_notice_draft(
 ) -> BiometricNotice:
     """Add the next version of the notice, unpublished."""
     if not title.strip() or not body.strip() or not retention_schedule.strip():
-        raise ValidationError("A notice needs a title, a body and a retention schedule.")
+        raise ValidationError(_("A notice needs a title, a body and a retention schedule."))
     last = db.scalar(select(func.max(BiometricNotice.version)))
     notice = BiometricNotice(
         version=(last or 0) + 1, title=title, body=body, retention_schedule=retention_schedule
@@ -85,7 +86,8 @@ def update_notice_draft(
     notice = _notice(db, notice_id)
     if notice.published_at is not None:
         raise ConflictError(
-            "A published notice cannot be changed; create a new version.", code="notice_published"
+            _("A published notice cannot be changed; create a new version."),
+            code="notice_published",
         )
     notice.title, notice.body, notice.retention_schedule = title, body, retention_schedule
     db.flush()
@@ -106,7 +108,7 @@ def publish_notice(
     """Freeze a draft: hash its canonical text and set when it takes effect."""
     notice = _notice(db, notice_id)
     if notice.published_at is not None:
-        raise ConflictError("This notice is already published.", code="notice_published")
+        raise ConflictError(_("This notice is already published."), code="notice_published")
     now = utcnow()
     canonical = canonical_notice_text(notice.title, notice.body, notice.retention_schedule)
     notice.content_sha256 = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -138,7 +140,7 @@ def current_notice(db: Session, *, at: datetime | None = None) -> BiometricNotic
 def _organization(db: Session) -> OrganizationSettings:
     org = db.get(OrganizationSettings, 1)
     if org is None:
-        raise ConflictError("The organization is not set up yet.", code="no_organization")
+        raise ConflictError(_("The organization is not set up yet."), code="no_organization")
     return org
 
 
@@ -147,7 +149,7 @@ def set_biometrics_enabled(db: Session, enabled: bool, *, actor: Actor) -> Organ
     org = _organization(db)
     if enabled and current_notice(db) is None:
         raise ConflictError(
-            "Publish a biometric privacy notice before enabling biometrics.",
+            _("Publish a biometric privacy notice before enabling biometrics."),
             code="no_published_notice",
         )
     org.biometrics_enabled = enabled
@@ -166,7 +168,7 @@ def _check_method(method: str) -> str:
     try:
         return ConsentMethod(method).value
     except ValueError:
-        raise ValidationError("Unknown consent method.") from None
+        raise ValidationError(_("Unknown consent method.")) from None
 
 
 def record_consent(
@@ -188,20 +190,20 @@ def record_consent(
     ``evidence_ref`` (scanned form, e-signature id).
     """
     if db.get(Employee, employee_id) is None:
-        raise NotFoundError("No such employee.")
+        raise NotFoundError(_("No such employee."))
     notice = db.scalars(
         select(BiometricNotice).where(BiometricNotice.version == notice_version)
     ).first()
     if notice is None or notice.published_at is None:
-        raise ValidationError("Consent can only be given to a published notice.")
+        raise ValidationError(_("Consent can only be given to a published notice."))
     if given_by not in GIVEN_BY:
-        raise ValidationError("Consent is given by the employee or a guardian.")
+        raise ValidationError(_("Consent is given by the employee or a guardian."))
     if given_by == "guardian" and not (
         guardian_name and guardian_name.strip() and guardian_relation and evidence_ref
     ):
-        raise ValidationError("A guardian's consent needs their name, relation and evidence.")
+        raise ValidationError(_("A guardian's consent needs their name, relation and evidence."))
     if given_at.tzinfo is None:
-        raise ValidationError("The time consent was given must carry a time zone.")
+        raise ValidationError(_("The time consent was given must carry a time zone."))
     consent = Consent(
         employee_id=employee_id,
         notice_id=notice.id,
@@ -238,7 +240,7 @@ def withdraw_consent(
 ) -> list[Consent]:
     """Mark every active consent of the employee withdrawn; return those rows."""
     if withdrawn_at.tzinfo is None:
-        raise ValidationError("The time of withdrawal must carry a time zone.")
+        raise ValidationError(_("The time of withdrawal must carry a time zone."))
     method = _check_method(method)
     active = list(
         db.scalars(
@@ -374,7 +376,7 @@ class ConsentStatus:
 def consent_status(db: Session, employee_id: int, *, on: date) -> ConsentStatus:
     """Summarize the employee's consent as the gate sees it (no names, no free text)."""
     if db.get(Employee, employee_id) is None:
-        raise NotFoundError("No such employee.")
+        raise NotFoundError(_("No such employee."))
     reader = DbConsentReader(db)
     fact = reader.latest_consent(employee_id)
     current = reader.current_notice_version()
