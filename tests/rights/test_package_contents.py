@@ -344,3 +344,16 @@ def test_every_table_and_column_the_package_shows_has_a_label(db: Session, site:
             shown |= {c.name for c in table.columns if exportable(c)}
     assert not shown - set(COLUMN_LABELS), "add these to COLUMN_LABELS in server/rights/catalog.py"
     assert not set(package.data) - set(TABLE_LABELS)
+
+
+def test_inside_a_request_the_package_is_in_the_employees_language_not_the_readers(
+    app: Any, db: Session, site: Site
+) -> None:
+    from flask_babel import get_locale
+
+    site.sentinel.locale = "zh_CN"
+    db.flush()
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        package = build_access_package(db, site.sentinel.id, actor=ACTOR)
+        _chinese(package)
+        assert str(get_locale()) == "en"  # the reader's page stays in theirs
