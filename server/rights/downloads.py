@@ -16,6 +16,7 @@ import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -58,7 +59,7 @@ def create_download(
 ) -> tuple[Download, str]:
     """Store ``content`` for download; returns the row and the token (shown once)."""
     if not timedelta(minutes=5) <= lifetime <= MAX_LIFETIME:
-        raise ValidationError("A download link lasts from 5 minutes to 30 days.")
+        raise ValidationError(_("A download link lasts from 5 minutes to 30 days."))
     token = secrets.token_urlsafe(32)
     now = utcnow()
     filename = f"{kind}-{employee_id}-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}.{suffix}"
@@ -109,10 +110,10 @@ def fetch_download(
     now = now or utcnow()
     download = db.scalar(select(Download).where(Download.token_hash == token_hash(token)))
     if download is None:
-        raise NotFoundError("No such download.")
+        raise NotFoundError(_("No such download."))
     path = exports_dir(data_dir) / download.filename
     if download.removed_at is not None or download.expires_at <= now or not path.is_file():
-        raise GoneError("This download has expired; ask for a new one.")
+        raise GoneError(_("This download has expired; ask for a new one."))
     download.fetch_count += 1
     download.last_fetched_at = now
     db.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from server.audit.services import Actor, is_identifier, record_event
@@ -42,10 +43,10 @@ def restrict_employee(
     """Restrict processing; returns how many terminal removals were queued."""
     employee = get_employee(db, employee_id)
     if employee.restricted_at is not None:
-        raise ConflictError("Processing is restricted already.")
+        raise ConflictError(_("Processing is restricted already."))
     if reason not in GROUNDS:
         raise ValidationError(
-            f"The ground for restriction is one of {', '.join(GROUNDS)}.",
+            _("The ground for restriction is one of: %(grounds)s.", grounds=", ".join(GROUNDS)),
             details={"field": "reason"},
         )
     employee.restricted_at = utcnow()
@@ -76,14 +77,17 @@ def lift_restriction(
     """Lift the restriction once the employee has been told; returns terminal puts queued."""
     employee = get_employee(db, employee_id)
     if employee.restricted_at is None:
-        raise ConflictError("Processing is not restricted.")
+        raise ConflictError(_("Processing is not restricted."))
     if notified_at.tzinfo is None:
-        raise ValidationError("The time of the notice must carry a time zone.")
+        raise ValidationError(_("The time of the notice must carry a time zone."))
     if notified_at > utcnow():
-        raise ValidationError("The employee must have been told before the restriction ends.")
+        raise ValidationError(_("The employee must have been told before the restriction ends."))
     if method not in NOTICE_METHODS:
         raise ValidationError(
-            f"How the employee was told: one of {', '.join(NOTICE_METHODS)}.",
+            _(
+                "How the employee was told: one of %(methods)s.",
+                methods=", ".join(NOTICE_METHODS),
+            ),
             details={"field": "method"},
         )
     evidence_ref = (evidence_ref or "").strip() or None
@@ -92,8 +96,11 @@ def lift_restriction(
     ):
         # The reference is kept in the operation log, which holds no free text (#6).
         raise ValidationError(
-            f"The reference of the notice is a code such as a letter number: at most "
-            f"{MAX_EVIDENCE_REF} letters, digits and _.:/+,- without spaces.",
+            _(
+                "The reference of the notice is a code such as a letter number: at most "
+                "%(n)d letters, digits and _.:/+,- without spaces.",
+                n=MAX_EVIDENCE_REF,
+            ),
             details={"field": "evidence"},
         )
     employee.restricted_at = None
