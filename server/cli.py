@@ -187,6 +187,19 @@ def init(
     click.echo(f"Password (shown once, store it now): {password}")
 
 
+def _unapplied_erasures(settings: Settings) -> str | None:
+    """Why Rollcall must not start: the tombstone file lists erasures this database does not
+    hold (an older backup was restored), or None."""
+    from server.errors import AppError
+    from server.rights.erasure import check_tombstones, unapplied_erasures_message
+
+    try:
+        with _session(settings) as db:
+            return unapplied_erasures_message(check_tombstones(db, data_dir=settings.data_dir))
+    except AppError as exc:  # a damaged tombstone file is no reason to carry on either
+        return exc.message
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -213,6 +226,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, threads: int |
         fail(f"cannot reach the database {_redact(settings.database_url)}: {exc}")
     if revision != migrate.head_revision():
         fail("the database schema is not current: run `rollcall db upgrade` first")
+    if (unapplied := _unapplied_erasures(settings)) is not None:
+        fail(unapplied)
     app = create_app(settings, engine=engine)
     host = host or settings.listen_host
     port = port or settings.listen_port
@@ -286,6 +301,10 @@ def check(ctx: click.Context) -> None:
         click.echo(f"database: reachable, revision {revision}")
         if revision != migrate.head_revision():
             problems.append("the database schema is not current: run `rollcall db upgrade`")
+        elif (unapplied := _unapplied_erasures(settings)) is not None:
+            problems.append(unapplied)
+        else:
+            click.echo("erasure tombstones: every erasure they list is applied")
     except SQLAlchemyError as exc:
         problems.append(f"database {_redact(settings.database_url)} unreachable: {exc}")
     if settings.kek:
@@ -625,6 +644,8 @@ def worker(
 
     settings = _settings(ctx)
     kek = _kek_or_fail(settings)
+    if (unapplied := _unapplied_erasures(settings)) is not None:
+        fail(unapplied)
     engine = make_engine(settings.database_url, pool_size=threads + 2)
     w = Worker(
         make_sessionmaker(engine),

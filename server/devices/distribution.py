@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from server.attendance.models import Punch
 from server.audit.services import Actor, record_event
 from server.db import utcnow
 from server.devices.models import (
@@ -29,6 +30,7 @@ from server.devices.models import (
     TerminalCommand,
 )
 from server.employees.models import Employee, EmployeeStatus, employee_areas
+from server.enrolment.models import BiometricTemplate
 from server.errors import NotFoundError, ValidationError
 from server.organization.models import Area
 
@@ -291,17 +293,86 @@ def put_everywhere(db: Session, employee: Employee, *, cause: str) -> list[Termi
     return _queue_each(db, terminals_for(db, employee), CommandKind.PUT_USER, employee, cause=cause)
 
 
+@dataclass(frozen=True, slots=True)
+class Holders:
+    """Where an employee may be held: the terminals to clear, and the serial numbers of
+    terminals that held them but are no longer registered in Rollcall."""
+
+    terminals: list[Terminal]
+    gone: list[str]
+
+
+def holding_terminals(db: Session, employee_id: int) -> Holders:
+    """Every terminal that may hold the employee's user record, PIN or templates.
+
+    Every enabled binary terminal (someone may have enrolled them by hand), and every
+    terminal, enabled or not, whatever its transport, that ever held them: where a command
+    about them ran or was tried, where a PIN was mapped to them, where they punched, where
+    one of their templates was read. Serial numbers of such terminals that Rollcall no
+    longer knows are returned apart.
+    """
+    ids: set[int] = set(
+        db.scalars(
+            select(TerminalCommand.terminal_id)
+            .where(
+                TerminalCommand.employee_id == employee_id,
+                or_(
+                    TerminalCommand.state.in_((CommandState.DONE.value, CommandState.FAILED.value)),
+                    TerminalCommand.attempts > 0,
+                ),
+            )
+            .distinct()
+        )
+    )
+    ids |= set(
+        db.scalars(
+            select(PinMapping.terminal_id)
+            .where(PinMapping.employee_id == employee_id, PinMapping.terminal_id.is_not(None))
+            .distinct()
+        )
+    )
+    serials: set[str] = set(
+        db.scalars(select(Punch.terminal_serial).where(Punch.employee_id == employee_id).distinct())
+    )
+    serials |= {
+        s
+        for s in db.scalars(
+            select(BiometricTemplate.source_terminal_serial)
+            .where(BiometricTemplate.employee_id == employee_id)
+            .distinct()
+        )
+        if s
+    }
+    known = {t.serial_number: t for t in db.scalars(select(Terminal))}
+    by_id = {t.id: t for t in known.values()}
+    chosen = {t.id for t in known.values() if t.enabled and t.transport in BINARY}
+    chosen |= {i for i in ids if i in by_id}
+    chosen |= {known[s].id for s in serials if s in known}
+    return Holders(
+        terminals=[by_id[i] for i in sorted(chosen)],
+        gone=sorted(s for s in serials if s not in known),
+    )
+
+
 def remove_everywhere(
-    db: Session, employee: Employee, *, cause: str, reference: str | None = None
+    db: Session,
+    employee: Employee,
+    *,
+    cause: str,
+    reference: str | None = None,
+    holders: Holders | None = None,
 ) -> list[TerminalCommand]:
-    """Queue deleting the employee from every binary terminal.
+    """Queue deleting the employee from every terminal that may hold them
+    (:func:`holding_terminals`).
 
     Every terminal, not only the managed ones: a terminated employee must not clock in at a
-    terminal someone enrolled them on by hand.
+    terminal someone enrolled them on by hand. A disabled terminal's delete waits in its
+    outbox until it is enabled again; a push terminal's until commands are sent over ADMS.
+    ``holders``: what :func:`holding_terminals` returned, when the caller has it already.
     """
     return _queue_each(
         db,
-        binary_terminals(db),
+        (holders or holding_terminals(db, employee.id)).terminals,
         CommandKind.DELETE_USER,
         employee,
         cause=cause,

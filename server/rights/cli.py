@@ -274,22 +274,71 @@ def erasure_receipt(ctx: click.Context, run_id: int) -> None:
 @rights.command("replay-erasures")
 @click.pass_context
 def replay(ctx: click.Context) -> None:
-    """After restoring a backup: erase again everyone the tombstone file says was erased."""
+    """After restoring a backup: erase again every record the tombstone file says was erased.
+
+    A tombstone names a record by its id and its creation instant: a record that merely has
+    the same id (someone hired after the backup) is reported, never erased. Running it again
+    changes nothing. Exit status 2 when a tombstone was not replayed for such a mismatch.
+    """
     from server.audit.services import Actor
-    from server.cli import _settings
+    from server.cli import _settings, fail
     from server.db import make_engine, make_sessionmaker
-    from server.rights.erasure import replay_tombstones
+    from server.errors import AppError
+    from server.rights.erasure import replay_erasures
 
     settings = _settings(ctx)
     engine = make_engine(settings.database_url)
     try:
-        outcomes = replay_tombstones(
+        report = replay_erasures(
             make_sessionmaker(engine), data_dir=settings.data_dir, actor=Actor.system("cli")
         )
+    except AppError as exc:
+        fail(exc.message)
     finally:
         engine.dispose()
-    waiting = [o for o in outcomes if o.state != "completed"]
-    click.echo(f"Replayed {len(outcomes)} erasure(s); {len(waiting)} waiting for terminals.")
+    waiting = [o for o in report.outcomes if o.state != "completed"]
+    click.echo(
+        f"Replayed {len(report.outcomes)} erasure(s); {len(waiting)} waiting for terminals; "
+        f"{report.already_erased} already erased; {report.absent} not in this database."
+    )
+    for run, employee in report.other_record:
+        click.echo(
+            f"NOT REPLAYED: erasure {run}: employee id {employee} is now another record "
+            "(created at another instant); it was left as it is.",
+            err=True,
+        )
+    for run, employee in report.newer_record:
+        click.echo(
+            f"NOT REPLAYED: erasure {run} (old tombstone, id only): employee id {employee} "
+            "was created after that erasure, so it is someone else; check it and erase it "
+            "through a request if it is the same person.",
+            err=True,
+        )
+    if report.other_record or report.newer_record:
+        ctx.exit(2)
+
+
+@rights.command("retry-erasure")
+@click.argument("run_id", type=int)
+@click.pass_context
+def retry_erasure(ctx: click.Context, run_id: int) -> None:
+    """Ask the terminals of erasure RUN_ID again now: deletes they refused are queued again
+    and waiting ones run at the worker's next pass (a disabled terminal's when enabled)."""
+    from server.audit.services import Actor
+    from server.cli import _session, _settings, fail
+    from server.errors import AppError
+    from server.rights.erasure import retry_terminal_deletes
+
+    with _session(_settings(ctx)) as db:
+        try:
+            asked = retry_terminal_deletes(db, run_id, actor=Actor.system("cli"))
+        except AppError as exc:
+            fail(exc.message)
+        db.commit()
+    if asked:
+        click.echo(f"Erasure {run_id}: asked again: " + ", ".join(asked))
+    else:
+        click.echo(f"Erasure {run_id}: no terminal is waiting.")
 
 
 @rights.command("purge-expired")

@@ -29,6 +29,7 @@ neither the database file nor its WAL.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import logging
@@ -201,6 +202,18 @@ def start_erasure(db: Session, request_id: int, *, actor: Actor) -> ErasureRun:
     return _open_run(db, req.employee_id, request_id=request_id, actor=actor)
 
 
+def resume_erasure(db: Session, request_id: int, *, actor: Actor) -> ErasureRun:
+    """Start the erasure of a request, or resume the one it has: deletes that terminals
+    refused are queued again and waiting ones made due now (:func:`retry_terminal_deletes`).
+    The caller commits, then runs :func:`run_erasure`. Flushes."""
+    run = db.scalar(select(ErasureRun).where(ErasureRun.request_id == request_id))
+    if run is None:
+        return start_erasure(db, request_id, actor=actor)
+    if run.state != ErasureState.COMPLETED.value:
+        retry_terminal_deletes(db, run.id, actor=actor)
+    return run
+
+
 def _open_run(db: Session, employee_id: int, *, request_id: int | None, actor: Actor) -> ErasureRun:
     employee = db.get(Employee, employee_id)
     if employee is None:
@@ -290,7 +303,7 @@ def _outcome(sessions: sessionmaker[Session], run_id: int, *, scrubbed: bool) ->
         run = db.get(ErasureRun, run_id)
         assert run is not None  # noqa: S101  # read back what the caller just ran
         waiting = sorted(
-            serial for serial, t in run.receipt["terminals"].items() if t["state"] != "done"
+            serial for serial, t in run.receipt["terminals"].items() if t["state"] not in SETTLED
         )
         return ErasureOutcome(run.id, run.state, run.next_step, waiting, scrubbed)
 
@@ -324,6 +337,21 @@ def _note_step(db: Session, run: ErasureRun, step: str, actor: Actor, **counts: 
     )
 
 
+# Terminal entries of a receipt that no longer hold the erasure up: confirmed; no longer in
+# Rollcall (deleted, or a serial seen in the records that was never registered); or a delete
+# that could not be asked again because its PIN is unknown.
+SETTLED = frozenset({"done", "removed", "unconfirmed"})
+
+
+def _why_waiting(terminal: Terminal) -> str | None:
+    """Why a terminal's delete cannot run now, for the receipt and the request's page."""
+    if terminal.transport not in distribution.BINARY:
+        return "push"  # commands over ADMS are not sent yet: the delete waits in the outbox
+    if not terminal.enabled:
+        return "disabled"  # the delete runs when the terminal is enabled again
+    return None
+
+
 def _step_terminals(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) -> bool:
     employee = db.get(Employee, run.employee_id)
     assert employee is not None  # noqa: S101  # RESTRICT keeps the row while a run exists
@@ -339,20 +367,42 @@ def _step_terminals(db: Session, run: ErasureRun, *, data_dir: Path, actor: Acto
         .values(state=CommandState.SUPERSEDED.value, completed_at=now)
         .execution_options(synchronize_session=False)
     )
+    # Every terminal that ever held them, enabled or not, and every enabled one.
+    holders = distribution.holding_terminals(db, employee.id)
     commands = distribution.remove_everywhere(
-        db, employee, cause="erasure", reference=reference(run.id)
+        db, employee, cause="erasure", reference=reference(run.id), holders=holders
     )
-    serials = {t.id: t.serial_number for t in db.scalars(select(Terminal))}
-    _set_receipt(
+    by_id = {t.id: t for t in holders.terminals}
+    entries: dict[str, dict[str, Any]] = {}
+    for c in commands:
+        terminal = by_id[c.terminal_id]
+        entries[terminal.serial_number] = {
+            "command": c.id,
+            "state": "pending",
+            "confirmed_at": None,
+            "reason": _why_waiting(terminal),
+        }
+    for serial in holders.gone:
+        # Seen in their records (punches, templates) but not registered in Rollcall: nothing
+        # can be asked of it; the receipt says so instead of waiting forever.
+        entries[serial] = {
+            "command": None,
+            "state": "removed",
+            "confirmed_at": None,
+            "reason": "not_registered",
+        }
+    _set_receipt(run, "terminals", entries)
+    db.flush()
+    _note_step(
+        db,
         run,
         "terminals",
-        {
-            serials[c.terminal_id]: {"command": c.id, "state": "pending", "confirmed_at": None}
-            for c in commands
-        },
+        actor,
+        terminals=len(commands),
+        disabled=sum(1 for e in entries.values() if e["reason"] == "disabled"),
+        push=sum(1 for e in entries.values() if e["reason"] == "push"),
+        not_registered=len(holders.gone),
     )
-    db.flush()
-    _note_step(db, run, "terminals", actor, terminals=len(commands))
     return True
 
 
@@ -449,31 +499,19 @@ def _step_employee(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor
     _set_receipt(run, "tables", tables)
     db.flush()
     _note_step(db, run, "employee", actor, rows=1)
+    # The tombstone goes now, before this commit, not when the terminals have confirmed:
+    # a backup restored while the run waits must replay what the database forgot here.
+    _write_tombstone(db, run, data_dir)
     return True
 
 
 def _step_wait(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) -> bool:
-    """Done when every terminal's delete is confirmed; until then the request waits."""
-    terminals = dict(run.receipt.get("terminals", {}))
-    ids = [t["command"] for t in terminals.values()]
-    commands = {
-        c.id: c for c in db.scalars(select(TerminalCommand).where(TerminalCommand.id.in_(ids)))
-    }
-    for serial, entry in terminals.items():
-        command = commands.get(entry["command"])
-        if command is not None and command.state == CommandState.DONE.value:
-            outcome = command.outcome or {}
-            terminals[serial] = {
-                **entry,
-                "state": "done",
-                "confirmed_at": command.completed_at.isoformat() if command.completed_at else None,
-                "user": outcome.get("user"),
-                "templates_deleted": int(outcome.get("templates_deleted", 0)),
-            }
-        elif command is not None and command.state == CommandState.FAILED.value:
-            terminals[serial] = {**entry, "state": "failed", "error": command.last_error}
-    _set_receipt(run, "terminals", terminals)
-    pending = [s for s, t in terminals.items() if t["state"] != "done"]
+    """Done when every terminal's delete is confirmed (or the terminal is gone from
+    Rollcall); until then the request waits. A delete the outbox gave up on is queued
+    again, later each time (the outbox's backoff), so a terminal that refused it is asked
+    until it accepts; :func:`retry_terminal_deletes` asks again at once."""
+    terminals = _refresh_terminals(db, run, actor=actor, now=utcnow(), at_once=False)
+    pending = [s for s, t in terminals.items() if t["state"] not in SETTLED]
     if pending:
         if run.state != ErasureState.WAITING_FOR_TERMINALS.value:
             run.state = ErasureState.WAITING_FOR_TERMINALS.value
@@ -486,6 +524,139 @@ def _step_wait(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) ->
     db.flush()
     _note_step(db, run, "wait", actor, terminals=len(terminals))
     return True
+
+
+def _refresh_terminals(
+    db: Session, run: ErasureRun, *, actor: Actor, now: datetime, at_once: bool
+) -> dict[str, dict[str, Any]]:
+    """Bring the receipt's terminal entries up to date with the outbox: confirmations,
+    errors, why a delete waits; queue again the deletes that failed (``at_once``: due now,
+    else after the backoff) and make waiting ones due now when ``at_once``."""
+    from terminals.outbox import backoff
+
+    terminals = {k: dict(v) for k, v in run.receipt.get("terminals", {}).items()}
+    ids = [t["command"] for t in terminals.values() if t.get("command") is not None]
+    commands = {
+        c.id: c for c in db.scalars(select(TerminalCommand).where(TerminalCommand.id.in_(ids)))
+    }
+    known = {t.serial_number: t for t in db.scalars(select(Terminal))}
+    for serial, entry in terminals.items():
+        if entry["state"] in SETTLED:
+            continue
+        terminal = known.get(serial)
+        command = commands.get(entry["command"]) if entry.get("command") is not None else None
+        if terminal is None:
+            # Deleted from Rollcall (its outbox went with it): nothing can confirm any more.
+            entry.update(
+                state="removed",
+                reason="terminal_deleted",
+                removed_at=now.isoformat(timespec="seconds"),
+            )
+            _note_terminal(db, run, actor, serial, "removed")
+            continue
+        entry["reason"] = _why_waiting(terminal)
+        if command is not None and command.state == CommandState.DONE.value:
+            outcome = command.outcome or {}
+            entry.update(
+                state="done",
+                confirmed_at=command.completed_at.isoformat() if command.completed_at else None,
+                user=outcome.get("user"),
+                templates_deleted=int(outcome.get("templates_deleted", 0)),
+                reason=None,
+                error=None,
+            )
+            continue
+        if command is None or command.state in (
+            CommandState.FAILED.value,
+            CommandState.SUPERSEDED.value,
+        ):
+            failed = command is not None and command.state == CommandState.FAILED.value
+            failures = int(entry.get("failures", 0)) + (1 if failed else 0)
+            pin = command.pin if command is not None else _known_pin(db, run, terminal)
+            if pin is None:
+                entry.update(state="unconfirmed", error="the PIN on this terminal is unknown")
+                _note_terminal(db, run, actor, serial, "unconfirmed")
+                continue
+            again = distribution.queue_command(
+                db,
+                terminal,
+                CommandKind.DELETE_USER,
+                cause="erasure",
+                employee_id=run.employee_id,
+                pin=pin,
+                reference=reference(run.id),
+            )
+            again.next_attempt_at = None if at_once else now + backoff(max(failures, 1))
+            entry.update(
+                command=again.id,
+                state="retrying",
+                failures=failures,
+                error=(command.last_error if command is not None else None) or entry.get("error"),
+            )
+            _note_terminal(db, run, actor, serial, "queued_again", failures=failures)
+            continue
+        # Pending: waiting for its turn, for the terminal, or retrying after errors.
+        if at_once:
+            command.next_attempt_at = None
+        if command.attempts > 0:
+            entry.update(state="retrying", error=command.last_error)
+        elif entry["state"] != "retrying":
+            entry["state"] = "pending"
+    _set_receipt(run, "terminals", terminals)
+    db.flush()
+    return terminals
+
+
+def _known_pin(db: Session, run: ErasureRun, terminal: Terminal) -> str | None:
+    """The PIN of the employee's newest command for ``terminal`` (their own data is gone)."""
+    return db.scalar(
+        select(TerminalCommand.pin)
+        .where(
+            TerminalCommand.employee_id == run.employee_id,
+            TerminalCommand.terminal_id == terminal.id,
+            TerminalCommand.pin.is_not(None),
+        )
+        .order_by(TerminalCommand.id.desc())
+        .limit(1)
+    )
+
+
+def _note_terminal(
+    db: Session, run: ErasureRun, actor: Actor, serial: str, what: str, **counts: int
+) -> None:
+    record_event(
+        db,
+        "rights.erasure_terminal",
+        actor=actor,
+        object_type="erasure",
+        object_id=run.id,
+        subject_employee_id=run.employee_id,
+        details={"terminal": serial, "what": what, **counts},
+    )
+
+
+def retry_terminal_deletes(db: Session, run_id: int, *, actor: Actor) -> list[str]:
+    """An administrator asks again now: failed deletes of the erasure are queued again and
+    waiting ones are made due at once (the worker runs them at its next pass). Returns the
+    serial numbers asked again. Flushes; the caller commits."""
+    run = db.get(ErasureRun, run_id)
+    if run is None:
+        raise NotFoundError(f"no erasure {run_id}")
+    if run.state == ErasureState.COMPLETED.value:
+        return []
+    before = {s for s, t in run.receipt.get("terminals", {}).items() if t["state"] in SETTLED}
+    terminals = _refresh_terminals(db, run, actor=actor, now=utcnow(), at_once=True)
+    asked = sorted(s for s, t in terminals.items() if t["state"] not in SETTLED)
+    record_event(
+        db,
+        "rights.erasure_retried",
+        actor=actor,
+        object_type="erasure",
+        object_id=run.id,
+        subject_employee_id=run.employee_id,
+        details={"terminals": len(asked), "settled": len(before)},
+    )
+    return asked
 
 
 def _step_commands(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) -> bool:
@@ -536,10 +707,20 @@ def _step_receipt(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor)
 
 
 def _step_tombstone(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) -> bool:
-    path = data_dir / TOMBSTONE_FILE
-    if run.id not in {t.run_id for t in read_tombstones(path)}:
-        append_tombstone(path, Tombstone(run.id, run.employee_id, run.request_id, utcnow()))
+    _write_tombstone(db, run, data_dir)  # written at the employee step; runs before had not
     return True
+
+
+def _write_tombstone(db: Session, run: ErasureRun, data_dir: Path) -> None:
+    """Append the run's tombstone once. A replayed run adds none: the line it replays is
+    there already."""
+    if run.receipt.get("replay_of") is not None:
+        return
+    path = data_dir / TOMBSTONE_FILE
+    if run.id in {t.run_id for t in read_tombstones(path)}:
+        return
+    created = db.scalar(select(Employee.created_at).where(Employee.id == run.employee_id))
+    append_tombstone(path, Tombstone(run.id, run.employee_id, run.request_id, utcnow(), created))
 
 
 _HANDLERS: dict[str, Callable[..., bool]] = {
@@ -597,23 +778,32 @@ def scrub_storage(sessions: sessionmaker[Session], tables: Iterable[str] | None 
 # --------------------------------------------------------------------------- tombstones
 @dataclass(frozen=True, slots=True)
 class Tombstone:
+    """One erasure, by identifiers only. The employee's id alone does not name a record
+    (a restored older database hands the id to someone else): ``employee_created_at``, the
+    record's creation instant to the microsecond, does, without holding personal data.
+    ``None``: a line of the first format, which had the id only."""
+
     run_id: int
     employee_id: int
     request_id: int | None
     erased_at: datetime
+    employee_created_at: datetime | None = None
 
 
 def append_tombstone(path: Path, tombstone: Tombstone) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    line = json.dumps(
-        {
-            "run": tombstone.run_id,
-            "employee": tombstone.employee_id,
-            "request": tombstone.request_id,
-            "erased_at": tombstone.erased_at.isoformat(timespec="seconds"),
-        },
-        sort_keys=True,
-    )
+    item: dict[str, Any] = {
+        "run": tombstone.run_id,
+        "employee": tombstone.employee_id,
+        "request": tombstone.request_id,
+        "erased_at": tombstone.erased_at.isoformat(timespec="seconds"),
+    }
+    if tombstone.employee_created_at is not None:
+        item["v"] = 2
+        item["employee_created_at"] = tombstone.employee_created_at.astimezone(UTC).isoformat(
+            timespec="microseconds"
+        )
+    line = json.dumps(item, sort_keys=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a", encoding="utf-8") as fh:
         fh.write(line + "\n")
@@ -630,31 +820,113 @@ def read_tombstones(path: Path) -> list[Tombstone]:
             continue
         try:
             item = json.loads(line)
+            created = item.get("employee_created_at")
             out.append(
                 Tombstone(
                     int(item["run"]),
                     int(item["employee"]),
                     None if item.get("request") is None else int(item["request"]),
                     datetime.fromisoformat(item["erased_at"]).astimezone(UTC),
+                    None if created is None else datetime.fromisoformat(created).astimezone(UTC),
                 )
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValidationError(f"{path}: line {number} is not a tombstone ({exc})") from exc
     return out
 
 
-def replay_tombstones(
+class Match(enum.StrEnum):
+    """What a tombstone finds in the database."""
+
+    PENDING = "pending"  # its record, not erased: the erasure is to be replayed
+    ERASED = "erased"  # its record, erased already
+    ABSENT = "absent"  # no record with the id (a backup from before they were hired)
+    OTHER = "other"  # the id is another record's (created at another instant)
+    # A first-format line (id only) whose record was created after the erasure: another
+    # person; never replayed automatically.
+    NEWER = "newer"
+
+
+def _match(tomb: Tombstone, row: tuple[datetime, datetime | None] | None) -> Match:
+    if row is None:
+        return Match.ABSENT
+    created, erased_at = row
+    if tomb.employee_created_at is not None:
+        if created != tomb.employee_created_at:
+            return Match.OTHER
+    elif created > tomb.erased_at:
+        return Match.NEWER
+    return Match.ERASED if erased_at is not None else Match.PENDING
+
+
+def check_tombstones(db: Session, *, data_dir: Path) -> dict[Match, list[Tombstone]]:
+    """Each tombstone by what it finds in the database (read-only; for ``rollcall check``
+    and the start of the web server and the worker). A tombstone under
+    :attr:`Match.PENDING` means an older backup was restored: run
+    ``rollcall rights replay-erasures``."""
+    tombs = read_tombstones(data_dir / TOMBSTONE_FILE)
+    ids = sorted({t.employee_id for t in tombs})
+    rows: dict[int, tuple[datetime, datetime | None]] = {}
+    for start in range(0, len(ids), 500):
+        for eid, created, erased_at in db.execute(
+            select(Employee.id, Employee.created_at, Employee.erased_at).where(
+                Employee.id.in_(ids[start : start + 500])
+            )
+        ).all():
+            rows[int(eid)] = (created, erased_at)
+    found: dict[Match, list[Tombstone]] = {m: [] for m in Match}
+    for tomb in tombs:
+        found[_match(tomb, rows.get(tomb.employee_id))].append(tomb)
+    return found
+
+
+def unapplied_erasures_message(found: dict[Match, list[Tombstone]]) -> str | None:
+    """Why the web server and the worker do not start, or None when they may."""
+    pending = found[Match.PENDING]
+    if not pending:
+        return None
+    runs = ", ".join(str(t.run_id) for t in pending[:10]) + (" ..." if len(pending) > 10 else "")
+    return (
+        f"the erasure tombstone file lists {len(pending)} erasure(s) not applied to this "
+        f"database (runs {runs}): an older backup was restored. Run `rollcall rights "
+        "replay-erasures` before starting Rollcall."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    outcomes: list[ErasureOutcome]  # the erasures replayed (or resumed)
+    already_erased: int  # tombstones whose record is erased already: skipped
+    absent: int  # tombstones whose record is not in this database
+    # Not replayed: the id belongs to another record (run id, employee id).
+    other_record: list[tuple[int, int]]
+    # Not replayed: a first-format tombstone (id only) whose record was created after it.
+    newer_record: list[tuple[int, int]]
+
+
+def replay_erasures(
     sessions: sessionmaker[Session], *, data_dir: Path, actor: Actor
-) -> list[ErasureOutcome]:
-    """After restoring an older backup: erase again every employee the tombstones name who
-    is back in the database un-erased. Runs opened here have no request (it may predate the
-    backup); the receipt names the original run."""
+) -> ReplayReport:
+    """After restoring an older backup: erase again every record the tombstones name that is
+    back un-erased, and only that record (same id and same creation instant). Running it
+    again changes nothing. Runs opened here have no request (it may predate the backup); the
+    receipt names the original run. Mismatches are reported, never erased, and logged."""
+    with sessions() as db:
+        found = check_tombstones(db, data_dir=data_dir)
+        for match in (Match.OTHER, Match.NEWER):
+            for tomb in found[match]:
+                record_event(
+                    db,
+                    "rights.erasure_replay_refused",
+                    actor=actor,
+                    object_type="erasure",
+                    object_id=tomb.run_id,
+                    details={"employee": tomb.employee_id, "match": match.value},
+                )
+        db.commit()
     outcomes = []
-    for tomb in read_tombstones(data_dir / TOMBSTONE_FILE):
+    for tomb in found[Match.PENDING]:
         with sessions() as db:
-            employee = db.get(Employee, tomb.employee_id)
-            if employee is None or employee.erased_at is not None:
-                continue
             open_run = db.scalar(
                 select(ErasureRun.id).where(
                     ErasureRun.employee_id == tomb.employee_id,
@@ -667,7 +939,20 @@ def replay_tombstones(
                 db.commit()
                 open_run = run.id
         outcomes.append(run_erasure(sessions, open_run, data_dir=data_dir, actor=actor))
-    return outcomes
+    return ReplayReport(
+        outcomes=outcomes,
+        already_erased=len(found[Match.ERASED]),
+        absent=len(found[Match.ABSENT]),
+        other_record=[(t.run_id, t.employee_id) for t in found[Match.OTHER]],
+        newer_record=[(t.run_id, t.employee_id) for t in found[Match.NEWER]],
+    )
+
+
+def replay_tombstones(
+    sessions: sessionmaker[Session], *, data_dir: Path, actor: Actor
+) -> list[ErasureOutcome]:
+    """:func:`replay_erasures`, the erasures it ran only."""
+    return replay_erasures(sessions, data_dir=data_dir, actor=actor).outcomes
 
 
 def resume_waiting(
