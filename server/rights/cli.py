@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import click
@@ -52,14 +53,30 @@ def export(
     from datetime import timedelta
 
     from server.audit.services import Actor
-    from server.cli import _session, _settings
+    from server.cli import _session, _settings, fail
+    from server.errors import AppError
     from server.rights.access import build_access_package
     from server.rights.downloads import create_download
+    from server.rights.models import RequestKind
+    from server.rights.services import require_work
 
     settings = _settings(ctx)
     actor = Actor.system("cli")
     with _session(settings) as db:
         employee_id = _employee_id(db, employee_code)
+        if request_id is not None:
+            # As on the request's page: identity verified and work started (#7 review).
+            try:
+                req = require_work(
+                    db,
+                    request_id,
+                    kinds=(RequestKind.ACCESS, RequestKind.COPY),
+                    action="answered with a package",
+                )
+            except AppError as exc:
+                fail(exc.message)
+            if req.employee_id != employee_id:
+                fail(f"request {request_id} is not {employee_code}'s")
         package = build_access_package(db, employee_id, actor=actor, locale=locale)
         data = package.to_zip()
         rows = sum(len(r) for r in package.data.values())
@@ -151,11 +168,19 @@ def restrict(ctx: click.Context, employee_code: str, ground: str, request_id: in
     from server.audit.services import Actor
     from server.cli import _session, _settings, fail
     from server.errors import AppError
+    from server.rights.models import RequestKind
     from server.rights.restriction import restrict_employee
+    from server.rights.services import require_work
 
     with _session(_settings(ctx)) as db:
         employee_id = _employee_id(db, employee_code)
         try:
+            if request_id is not None:
+                req = require_work(
+                    db, request_id, kinds=(RequestKind.RESTRICTION,), action="acted on"
+                )
+                if req.employee_id != employee_id:
+                    fail(f"request {request_id} is not {employee_code}'s")
             removals = restrict_employee(
                 db, employee_id, reason=ground, request_id=request_id, actor=Actor.system("cli")
             )
@@ -177,8 +202,21 @@ def restrict(ctx: click.Context, employee_code: str, ground: str, request_id: in
     help="How the employee was told that the restriction ends (GDPR art. 18(3)).",
 )
 @click.option("--evidence", default=None, help="Reference of the notice (letter number, ...).")
+@click.option(
+    "--told-on",
+    "told_on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day the employee was told, YYYY-MM-DD (default: today).",
+)
 @click.pass_context
-def lift(ctx: click.Context, employee_code: str, method: str, evidence: str | None) -> None:
+def lift(
+    ctx: click.Context,
+    employee_code: str,
+    method: str,
+    evidence: str | None,
+    told_on: datetime | None,
+) -> None:
     """Lift a restriction after telling the employee; they return to their terminals."""
     from server.audit.services import Actor
     from server.cli import _session, _settings, fail
@@ -186,13 +224,20 @@ def lift(ctx: click.Context, employee_code: str, method: str, evidence: str | No
     from server.errors import AppError
     from server.rights.restriction import lift_restriction
 
+    now = utcnow()
+    # A past day is recorded at noon UTC, like the page does; today is now.
+    notified_at = (
+        now
+        if told_on is None or told_on.date() == now.date()
+        else datetime.combine(told_on.date(), time(12), tzinfo=UTC)
+    )
     with _session(_settings(ctx)) as db:
         employee_id = _employee_id(db, employee_code)
         try:
             puts = lift_restriction(
                 db,
                 employee_id,
-                notified_at=utcnow(),
+                notified_at=notified_at,
                 method=method,
                 evidence_ref=evidence,
                 actor=Actor.system("cli"),
@@ -218,14 +263,23 @@ def erase(ctx: click.Context, request_id: int) -> None:
     from server.db import make_engine, make_sessionmaker
     from server.errors import AppError
     from server.rights.erasure import run_erasure, start_erasure
+    from server.rights.models import RequestKind
+    from server.rights.services import erasure_run_of, require_work
 
     settings = _settings(ctx)
     actor = Actor.system("cli")
     with _session(settings) as db:
-        try:
-            run_id = start_erasure(db, request_id, actor=actor).id
-        except AppError as exc:
-            fail(exc.message)
+        run = erasure_run_of(db, request_id)
+        if run is not None:
+            # Resumed from its checkpoint, whatever the request's state (waiting for
+            # terminals); start_erasure only opens a run for a request in progress.
+            run_id = run.id
+        else:
+            try:
+                require_work(db, request_id, kinds=(RequestKind.ERASURE,), action="erased")
+                run_id = start_erasure(db, request_id, actor=actor).id
+            except AppError as exc:
+                fail(exc.message)
         db.commit()
     engine = make_engine(settings.database_url)
     try:

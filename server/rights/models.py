@@ -42,7 +42,8 @@ class RequestStatus(enum.StrEnum):
     IDENTITY_VERIFIED = "identity_verified"
     IN_PROGRESS = "in_progress"
     WAITING_FOR_TERMINALS = "waiting_for_terminals"
-    EXTENDED = "extended"
+    # An extension is not a state: it is recorded by ``extended_at`` and leaves the request
+    # where it was (an unverified request still needs its identity verified).
     COMPLETED = "completed"
     REFUSED = "refused"
 
@@ -63,6 +64,9 @@ class RefusalReason(enum.StrEnum):
     ABUSE_OF_RIGHTS = "abuse_of_rights"  # manifestly unfounded or excessive
     HARM_TO_OTHERS_RIGHTS = "harm_to_others_rights"
     TRADE_SECRETS = "trade_secrets"
+    # The requester could not be shown to be the employee (GB/T 35273 §8.7, GDPR 12(6)):
+    # acting would disclose or destroy someone else's data.
+    IDENTITY_NOT_VERIFIED = "identity_not_verified"
 
 
 class IdentityMethod(enum.StrEnum):
@@ -82,7 +86,7 @@ class SubjectRequest(Base):
         ),
         CheckConstraint(
             "status IN ('received', 'identity_verified', 'in_progress', "
-            "'waiting_for_terminals', 'extended', 'completed', 'refused')",
+            "'waiting_for_terminals', 'completed', 'refused')",
             name="status",
         ),
         CheckConstraint(

@@ -82,6 +82,17 @@ def lift_restriction(
         raise ValidationError(_("The time of the notice must carry a time zone."))
     if notified_at > utcnow():
         raise ValidationError(_("The employee must have been told before the restriction ends."))
+    # Dates, not instants: the page records the day the employee was told.
+    restricted_on = employee.restricted_at.astimezone(notified_at.tzinfo).date()
+    if notified_at.date() < restricted_on:
+        raise ValidationError(
+            _(
+                "The employee cannot have been told that the restriction ends before it "
+                "began (%(day)s).",
+                day=f"{restricted_on:%Y-%m-%d}",
+            ),
+            details={"field": "notified_at"},
+        )
     if method not in NOTICE_METHODS:
         raise ValidationError(
             _(

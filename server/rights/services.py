@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from server.errors import ConflictError, NotFoundError, ValidationError
 from server.organization.models import OrganizationSettings
 from server.rights import profiles
 from server.rights.models import (
+    ErasureRun,
     IdentityMethod,
     RefusalReason,
     RequestKind,
@@ -30,6 +32,8 @@ from server.rights.models import (
 )
 
 OPEN = tuple(s for s in RequestStatus if not s.closed)
+# Where the work of a request is done: identity verified and work started (#7 review).
+WORKING = (RequestStatus.IN_PROGRESS, RequestStatus.WAITING_FOR_TERMINALS)
 MAX_TEXT = 4000
 
 
@@ -46,6 +50,50 @@ def _require(req: SubjectRequest, *allowed: RequestStatus, action: str) -> None:
             f"request {req.id} is {req.status}: it cannot be {action}",
             details={"status": req.status},
         )
+
+
+def _require_verified(req: SubjectRequest, *, action: str) -> None:
+    """Nothing is done for a requester who has not been shown to be the employee: acting
+    would disclose or destroy someone else's data (GDPR 12(6), GB/T 35273 §8.7)."""
+    if req.identity_verified_at is None:
+        raise ConflictError(
+            _(
+                "Request %(id)s: the requester's identity is not verified yet. Record how "
+                "it was verified first.",
+                id=req.id,
+            ),
+            details={"status": req.status, "identity_verified": False, "action": action},
+        )
+
+
+def require_work(
+    db: Session,
+    request_id: int,
+    *,
+    kinds: tuple[RequestKind, ...] | None = None,
+    action: str,
+) -> SubjectRequest:
+    """The request, if work on it may be done now: open, identity verified, work started
+    (and of one of ``kinds``). For what the pages, the API and the CLI do on a request
+    (packages, restriction, erasure); raises otherwise and changes nothing."""
+    req = _get(db, request_id)
+    if kinds is not None and RequestKind(req.kind) not in kinds:
+        raise ValidationError(
+            _(
+                "This does not apply to request %(id)s (a %(kind)s request).",
+                id=req.id,
+                kind=req.kind,
+            ),
+            details={"kind": req.kind},
+        )
+    _require_verified(req, action=action)
+    _require(req, *WORKING, action=action)
+    return req
+
+
+def erasure_run_of(db: Session, request_id: int) -> ErasureRun | None:
+    """The erasure run opened for this request, if any (at most one)."""
+    return db.scalar(select(ErasureRun).where(ErasureRun.request_id == request_id))
 
 
 def _audit(db: Session, req: SubjectRequest, action: str, actor: Actor, **details: object) -> None:
@@ -130,7 +178,8 @@ def verify_identity(
 
 def start_work(db: Session, request_id: int, *, actor: Actor) -> SubjectRequest:
     req = _get(db, request_id)
-    _require(req, RequestStatus.IDENTITY_VERIFIED, RequestStatus.EXTENDED, action="started")
+    _require_verified(req, action="started")
+    _require(req, RequestStatus.IDENTITY_VERIFIED, action="started")
     req.status = RequestStatus.IN_PROGRESS
     db.flush()
     _audit(db, req, "started", actor)
@@ -147,13 +196,18 @@ def extend_request(
     now: datetime | None = None,
 ) -> SubjectRequest:
     """Extend the deadline where the profile allows it: once, with the reasons recorded and
-    the employee told before the first deadline (GDPR art. 12(3))."""
+    the employee told before the first deadline (GDPR art. 12(3)).
+
+    An extension is not a step of the work: the request keeps its status (one received stays
+    to be verified; one waiting for offline terminals keeps waiting) and ``extended_at``
+    records it."""
     req = _get(db, request_id)
     _require(
         req,
+        RequestStatus.RECEIVED,
         RequestStatus.IDENTITY_VERIFIED,
         RequestStatus.IN_PROGRESS,
-        RequestStatus.RECEIVED,
+        RequestStatus.WAITING_FOR_TERMINALS,
         action="extended",
     )
     reason = _text(reason, "reason")
@@ -167,6 +221,16 @@ def extend_request(
         raise ValidationError(
             "the employee cannot have been told in the future", details={"field": "notified_at"}
         )
+    # Dates, not instants: the pages record the day the employee was told.
+    if notified_at.astimezone(req.received_at.tzinfo).date() < req.received_at.date():
+        raise ValidationError(
+            _(
+                "The employee cannot have been told of the extension before the request was "
+                "received (%(day)s).",
+                day=f"{req.received_at:%Y-%m-%d}",
+            ),
+            details={"field": "notified_at"},
+        )
     if notified_at > req.due_at or now > req.due_at:
         raise ConflictError(
             "the extension had to be notified before the first deadline "
@@ -174,7 +238,6 @@ def extend_request(
         )
     req.extended_at, req.extension_reason, req.extension_notified_at = now, reason, notified_at
     req.due_at = new_due
-    req.status = RequestStatus.EXTENDED
     db.flush()
     _audit(db, req, "extended", actor, due_at=new_due.isoformat())
     return req
@@ -191,6 +254,16 @@ def refuse_request(
     """Refuse on one of the closed legal grounds, with the text the employee receives."""
     req = _get(db, request_id)
     _require(req, *OPEN, action="refused")
+    if erasure_run_of(db, req.id) is not None:
+        # The data is (being) erased: the request was acted on and cannot be refused.
+        raise ConflictError(
+            _(
+                "Request %(id)s cannot be refused: its erasure has started. It completes "
+                "when the erasure does.",
+                id=req.id,
+            ),
+            details={"status": req.status},
+        )
     if not reason:
         raise ValidationError("a refusal needs its legal ground", details={"field": "reason"})
     try:
@@ -201,6 +274,11 @@ def refuse_request(
             + ", ".join(r.value for r in RefusalReason),
             details={"field": "reason"},
         ) from None
+    if reason == RefusalReason.IDENTITY_NOT_VERIFIED and req.identity_verified_at is not None:
+        raise ValidationError(
+            _("The requester's identity was verified: choose another ground."),
+            details={"field": "reason"},
+        )
     req.refusal_text = _text(text_for_employee, "text_for_employee")
     req.refusal_reason = reason
     req.status = RequestStatus.REFUSED
@@ -221,9 +299,8 @@ def wait_for_terminals(db: Session, request_id: int, *, actor: Actor) -> Subject
 
 def complete_request(db: Session, request_id: int, *, actor: Actor) -> SubjectRequest:
     req = _get(db, request_id)
-    _require(
-        req, RequestStatus.IN_PROGRESS, RequestStatus.WAITING_FOR_TERMINALS, action="completed"
-    )
+    _require_verified(req, action="completed")
+    _require(req, *WORKING, action="completed")
     req.status = RequestStatus.COMPLETED
     req.closed_at = utcnow()
     db.flush()
@@ -276,6 +353,7 @@ REGISTER_COLUMNS = (
     "due_at",
     "identity_method",
     "identity_verified_at",
+    "identity_verified_by_id",
     "extended_at",
     "extension_notified_at",
     "refusal_reason",

@@ -23,15 +23,15 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from server.audit.models import AuditEvent
-from server.auth.models import Role
+from server.auth.models import Account, Role
 from server.db import utcnow
 from server.employees.models import Employee
 from server.errors import AppError, ValidationError
-from server.rights import erasure
+from server.rights import erasure, profiles
 from server.rights import services as register
 from server.rights.access import build_access_package
 from server.rights.downloads import create_download, fetch_download
@@ -66,7 +66,6 @@ STATUS_LABELS = {
     RequestStatus.IDENTITY_VERIFIED: _l("Identity verified"),
     RequestStatus.IN_PROGRESS: _l("In progress"),
     RequestStatus.WAITING_FOR_TERMINALS: _l("Waiting for terminals"),
-    RequestStatus.EXTENDED: _l("Extended"),
     RequestStatus.COMPLETED: _l("Completed"),
     RequestStatus.REFUSED: _l("Refused"),
 }
@@ -85,6 +84,7 @@ REFUSAL_LABELS = {
     RefusalReason.ABUSE_OF_RIGHTS: _l("Manifestly unfounded or excessive"),
     RefusalReason.HARM_TO_OTHERS_RIGHTS: _l("Harm to others' rights"),
     RefusalReason.TRADE_SECRETS: _l("Trade secrets"),
+    RefusalReason.IDENTITY_NOT_VERIFIED: _l("Identity could not be verified"),
 }
 GROUND_LABELS = {
     "accuracy_contested": _l("Accuracy contested"),
@@ -206,14 +206,27 @@ def show(request_id: int) -> ResponseReturnValue:
         abort(404)
     employee = db.get(Employee, req.employee_id)
     run = db.scalar(select(ErasureRun).where(ErasureRun.request_id == req.id))
-    history = db.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.object_type == "request", AuditEvent.object_id == str(req.id))
-        .order_by(AuditEvent.seq)
-    ).all()
+    # The services log a request's steps as "subject_request" events; its erasure's own.
+    about = AuditEvent.object_type == "subject_request", AuditEvent.object_id == str(req.id)
+    if run is not None:
+        about_run = AuditEvent.object_type == "erasure", AuditEvent.object_id == str(run.id)
+        where = or_(and_(*about), and_(*about_run))
+    else:
+        where = and_(*about)
+    history = db.scalars(select(AuditEvent).where(where).order_by(AuditEvent.seq)).all()
+    verifier = db.get(Account, req.identity_verified_by_id) if req.identity_verified_by_id else None
     downloads = db.scalars(
         select(Download).where(Download.request_id == req.id).order_by(Download.id)
     ).all()
+    now = utcnow()
+    # What extend_request would accept: open, not extended yet, the profile allows one, and
+    # the first deadline not passed.
+    can_extend = (
+        not RequestStatus(req.status).closed
+        and req.extended_at is None
+        and profiles.extended_due_date(req.received_at, req.jurisdiction) is not None
+        and now <= req.due_at
+    )
     return render_template(
         "rights/request.html",
         req=req,
@@ -221,8 +234,10 @@ def show(request_id: int) -> ResponseReturnValue:
         run=run,
         receipt_ok=erasure.verify_receipt(db, run.id) if run and run.receipt_digest else None,
         history=history,
+        verifier=verifier,
         downloads=downloads,
-        now=utcnow(),
+        now=now,
+        can_extend=can_extend,
         status=RequestStatus(req.status),
         kinds=RequestKind,
         identity_methods=IDENTITY_LABELS,
@@ -326,6 +341,11 @@ def package(request_id: int) -> ResponseReturnValue:
     if req.kind not in (RequestKind.ACCESS, RequestKind.COPY):
         flash(_("Only access and copy requests produce a package."), "error")
         return redirect(url_for("rights.show", request_id=request_id))
+    try:
+        register.require_work(db, request_id, action="answered with a package")
+    except AppError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("rights.show", request_id=request_id))
     actor = current_actor()
     built = build_access_package(db, req.employee_id, actor=actor)
     _item, token = create_download(
@@ -351,6 +371,9 @@ def package(request_id: int) -> ResponseReturnValue:
 @require_role(*ACT)
 def restrict(request_id: int) -> ResponseReturnValue:
     def work(db: Session, req: SubjectRequest) -> object:
+        register.require_work(
+            db, request_id, kinds=(RequestKind.RESTRICTION,), action="acted on (restriction)"
+        )
         n = restrict_employee(
             db,
             req.employee_id,
@@ -367,10 +390,13 @@ def restrict(request_id: int) -> ResponseReturnValue:
 @require_role(*ACT)
 def lift(request_id: int) -> ResponseReturnValue:
     def work(db: Session, req: SubjectRequest) -> object:
+        register.require_work(
+            db, request_id, kinds=(RequestKind.RESTRICTION,), action="acted on (restriction)"
+        )
         n = lift_restriction(
             db,
             req.employee_id,
-            notified_at=utcnow(),
+            notified_at=_day(request.form.get("notified_on"), default_now=True),
             method=request.form.get("method", ""),
             evidence_ref=request.form.get("evidence") or None,
             actor=current_actor(),
@@ -387,16 +413,23 @@ def erase(request_id: int) -> ResponseReturnValue:
     db = get_session()
     if db.get(SubjectRequest, request_id) is None:
         abort(404)
-    if request.form.get("confirm") != "ERASE":
-        flash(_("Type ERASE to confirm: an erasure cannot be undone."), "error")
-        return redirect(url_for("rights.show", request_id=request_id))
     actor = current_actor()
-    try:
-        run_id = erasure.start_erasure(db, request_id, actor=actor).id
-    except AppError as exc:
-        db.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("rights.show", request_id=request_id))
+    run = register.erasure_run_of(db, request_id)
+    if run is not None:
+        # Resuming: it runs from its checkpoint whatever the request's state (waiting for
+        # terminals, or in progress after a crash); start_erasure wants in_progress only.
+        run_id = run.id
+    else:
+        if request.form.get("confirm") != "ERASE":
+            flash(_("Type ERASE to confirm: an erasure cannot be undone."), "error")
+            return redirect(url_for("rights.show", request_id=request_id))
+        try:
+            register.require_work(db, request_id, kinds=(RequestKind.ERASURE,), action="erased")
+            run_id = erasure.start_erasure(db, request_id, actor=actor).id
+        except AppError as exc:
+            db.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("rights.show", request_id=request_id))
     db.commit()
     sessions = current_app.extensions["rollcall.sessions"]
     db.close()  # SQLite: no transaction of this request held while the executor writes

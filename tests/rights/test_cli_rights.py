@@ -83,7 +83,7 @@ def test_an_admin_erases_an_employee_from_the_command_line_and_reads_the_receipt
     assert "/downloads/" in link.stdout
     early = run(home, "rights", "erase", str(request_id))
     assert early.returncode == 1
-    assert "identity is verified" in early.stderr
+    assert "identity is not verified" in early.stderr
     engine = make_engine(settings.database_url)
     with make_sessionmaker(engine)() as db:
         register.verify_identity(db, request_id, method="in_person", actor=Actor("t"))

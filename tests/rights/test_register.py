@@ -160,8 +160,9 @@ def test_a_gdpr_extension_needs_a_reason_and_a_notice_before_the_first_deadline(
         db, req.id, reason="Many terminals offline", notified_at=inside, actor=ACTOR, now=inside
     )
     assert req.due_at == datetime(2026, 4, 28, 10, tzinfo=UTC)
-    assert req.status == RequestStatus.EXTENDED
-    with pytest.raises(ConflictError, match="cannot be extended"):
+    # an extension is no step of the work: the request still waits for its verification
+    assert (req.status, req.extended_at) == (RequestStatus.RECEIVED, inside)
+    with pytest.raises(ConflictError, match="already extended"):
         services.extend_request(
             db, req.id, reason="again", notified_at=inside, actor=ACTOR, now=inside
         )

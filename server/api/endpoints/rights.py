@@ -344,6 +344,13 @@ def access_package(employee_id: int, body: dict[str, Any]) -> Any:
         req = db.get(SubjectRequest, request_id)
         if req is None or req.employee_id != employee_id:
             raise NotFoundError(f"no request {request_id} of employee {employee_id}")
+        # As on the request's page: identity verified and work started (#7 review).
+        register.require_work(
+            db,
+            request_id,
+            kinds=(RequestKind.ACCESS, RequestKind.COPY),
+            action="answered with a package",
+        )
     package = build_access_package(db, employee_id, actor=actor, locale=body.get("locale"))
     item, token = create_download(
         db,
@@ -382,7 +389,12 @@ def erase(request_id: int) -> Any:
     finishes it. Calling it again resumes it."""
     db = get_session()
     actor = current_actor()
-    run_id = start_erasure(db, request_id, actor=actor).id
+    run = register.erasure_run_of(db, request_id)
+    if run is None:
+        register.require_work(db, request_id, kinds=(RequestKind.ERASURE,), action="erased")
+        run = start_erasure(db, request_id, actor=actor)
+    # else resumed from its checkpoint, whatever the request's state (waiting for terminals)
+    run_id = run.id
     db.commit()
     sessions = cast(sessionmaker[Session], current_app.extensions["rollcall.sessions"])
     run_erasure(sessions, run_id, data_dir=settings().data_dir, actor=actor)

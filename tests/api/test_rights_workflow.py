@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The API keeps the request register's rules (#7 review): an extension is no way around the
+identity check, no package for an unverified request, and an erasure resumes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.employees.models import Employee
+from server.rights.models import Download, ErasureRun
+from server.settings import Settings
+from tests.api.conftest import Api
+from tests.rights.test_request_workflow import gdpr, waiting_erasure
+
+
+@pytest.fixture
+def person(db: Session) -> Employee:
+    e = Employee(employee_code="E8", given_name="Ana", family_name="Sousa")
+    db.add(e)
+    gdpr(db)
+    db.commit()
+    return e
+
+
+def test_an_extended_unverified_request_is_not_worked_on(
+    api: Api, issue_token: Callable[..., str], person: Employee, db: Session
+) -> None:
+    token = issue_token("privacy_officer")
+    rid = api.post("/requests", token, json={"employee_id": person.id, "kind": "access"})
+    rid = rid.get_json()["id"]
+    extended = api.post(
+        f"/requests/{rid}/extend",
+        token,
+        json={"reason": "Busy", "notified_at": datetime.now(UTC).isoformat()},
+    )
+    assert extended.status_code == 200, extended.get_json()
+    assert extended.get_json()["status"] == "received"
+    assert api.post(f"/requests/{rid}/start", token).status_code == 409
+    assert api.post(f"/requests/{rid}/complete", token).status_code == 409
+    package = api.post(f"/employees/{person.id}/access-package", token, json={"request_id": rid})
+    assert package.status_code == 409
+    assert package.get_json()["details"]["identity_verified"] is False
+    assert db.scalar(select(func.count()).select_from(Download)) == 0
+    api.post(f"/requests/{rid}/verify-identity", token, json={"method": "in_person"})
+    assert api.post(f"/requests/{rid}/start", token).get_json()["status"] == "in_progress"
+    package = api.post(f"/employees/{person.id}/access-package", token, json={"request_id": rid})
+    assert package.status_code == 201, package.get_json()
+
+
+def test_an_erasure_request_is_not_refused_and_resumes_while_waiting(
+    api: Api,
+    issue_token: Callable[..., str],
+    person: Employee,
+    db: Session,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+) -> None:
+    req = waiting_erasure(db, sessions, person, settings.data_dir)
+    token = issue_token("privacy_officer")
+    refused = api.post(
+        f"/requests/{req.id}/refuse",
+        token,
+        json={"reason": "legal_obligation", "text_for_employee": "No."},
+    )
+    assert refused.status_code == 409
+    resumed = api.post(f"/requests/{req.id}/erasure", token)
+    assert resumed.status_code == 200, resumed.get_json()
+    assert resumed.get_json()["state"] == "waiting_for_terminals"
+    assert resumed.get_json()["waiting_on"] == ["OFFLINE1"]
+    assert db.scalar(select(func.count()).select_from(ErasureRun)) == 1
+    assert api.get(f"/requests/{req.id}", token).get_json()["status"] == "waiting_for_terminals"
