@@ -85,6 +85,8 @@ def test_an_extended_request_offers_the_next_step_its_state_allows(
     rid, url = new_request(officer, db, eva, "erasure")
     page = post(officer, f"{url}/extend", {"reason": "Busy season"}, url)
     assert 'id="extended"' in page
+    listing = officer.get("/rights/requests").get_data(as_text=True)
+    assert 'badge-warn">extended<' in listing  # the register shows it too
     assert buttons(page, rid) == {"verify", "refuse"}  # extended once; verify first
     page = post(officer, f"{url}/verify", {"method": "in_person"}, url)
     assert buttons(page, rid) == {"start", "refuse"}
