@@ -93,7 +93,7 @@ def test_a_duplicate_employee_code_is_refused_in_chinese_on_the_page(
     )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert DUPLICATE_ZH in page, page[page.find("<form"):]
+    assert DUPLICATE_ZH in page, page[page.find("<form") :]
     assert DUPLICATE_EN not in page
     assert _count(db, Employee) == 1
 
