@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -85,7 +86,7 @@ def encode_cursor(order: str, key: object, row_id: int) -> str:
 def decode_cursor(order: str, cursor: str) -> tuple[object, int]:
     """The sort key and id a cursor holds; 422 for anything this listing did not issue."""
     invalid = ValidationError(
-        "The cursor is not one this listing gave out; start again without it.",
+        _("The cursor is not one this listing gave out; start again without it."),
         details={"field": "cursor"},
     )
     try:

@@ -26,6 +26,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, request
+from flask_babel import gettext as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
@@ -116,14 +117,18 @@ def _field(error: SchemaError) -> str:
     return ".".join(map(str, error.path))
 
 
-def _schema_failure(error: SchemaError, where: str) -> ValidationError:
+def _schema_failure(error: SchemaError) -> ValidationError:
+    """The body's first error in the reader's language; the schema's own wording (English,
+    from jsonschema) follows as the technical detail."""
     name = _field(error)
     if error.validator == "required":
-        message = f"{name} is required"
+        message = _("%(field)s is required.", field=name)
     elif error.validator == "additionalProperties":
-        message = f"{name} is not a field of this {where}"
+        message = _("%(field)s is not a field of this request.", field=name)
+    elif name:
+        message = _("%(field)s is not valid: %(detail)s", field=name, detail=error.message)
     else:
-        message = f"{name or where}: {error.message}"
+        message = _("The request body is not valid: %(detail)s", detail=error.message)
     return ValidationError(message, details={"field": name, "problem": str(error.validator)})
 
 
@@ -134,14 +139,17 @@ def _coerce(param: Param, raw: str) -> object:
             return int(raw)
         except ValueError:
             raise ValidationError(
-                f"{param.name} must be a whole number", details={"field": param.name}
+                _("%(field)s must be a whole number.", field=param.name),
+                details={"field": param.name},
             ) from None
     if kind == "boolean":
         if raw.lower() in ("true", "1"):
             return True
         if raw.lower() in ("false", "0"):
             return False
-        raise ValidationError(f"{param.name} must be true or false", details={"field": param.name})
+        raise ValidationError(
+            _("%(field)s must be true or false.", field=param.name), details={"field": param.name}
+        )
     return raw
 
 
@@ -150,21 +158,27 @@ def parse_query(params: Sequence[Param]) -> dict[str, Any]:
     unknown = sorted(set(request.args) - set(known))
     if unknown:
         raise ValidationError(
-            f"unknown query parameter {unknown[0]!r}", details={"field": unknown[0]}
+            _("This endpoint has no query parameter %(field)s.", field=unknown[0]),
+            details={"field": unknown[0]},
         )
     out: dict[str, Any] = {}
     for param in params:
         raw = request.args.get(param.name)
         if raw is None:
             if param.required:
-                raise ValidationError(f"{param.name} is required", details={"field": param.name})
+                raise ValidationError(
+                    _("%(field)s is required.", field=param.name), details={"field": param.name}
+                )
             if "default" in param.schema:
                 out[param.name] = param.schema["default"]
             continue
         value = _coerce(param, raw)
         error = _first_error(Draft202012Validator(param.schema).iter_errors(value))
         if error is not None:
-            raise ValidationError(f"{param.name}: {error.message}", details={"field": param.name})
+            raise ValidationError(
+                _("%(field)s is not valid: %(detail)s", field=param.name, detail=error.message),
+                details={"field": param.name},
+            )
         out[param.name] = value
     return out
 
@@ -175,12 +189,12 @@ def parse_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, An
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ValidationError(
-            "the request body must be a JSON object (Content-Type: application/json)",
+            _("The request body must be a JSON object (Content-Type: application/json)."),
             details={"field": ""},
         )
     error = _first_error(Draft202012Validator(schema).iter_errors(data))
     if error is not None:
-        raise _schema_failure(error, "request")
+        raise _schema_failure(error)
     return data
 
 

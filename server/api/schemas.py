@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import gettext as _
+
 from server.api.registry import ref
 from server.errors import ValidationError
 
@@ -45,7 +47,11 @@ def instant(value: object, field: str) -> datetime:
         if parsed is not None and parsed.tzinfo is not None:
             return parsed
     raise ValidationError(
-        f"{field} must be an ISO 8601 date and time with its UTC offset", details={"field": field}
+        _(
+            "%(field)s must be an ISO 8601 date and time with its UTC offset.",
+            field=field,
+        ),
+        details={"field": field},
     )
 
 
@@ -56,7 +62,9 @@ def day(value: object, field: str) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise ValidationError(f"{field} must be a date written YYYY-MM-DD", details={"field": field})
+    raise ValidationError(
+        _("%(field)s must be a date written YYYY-MM-DD.", field=field), details={"field": field}
+    )
 
 
 OUTBOX_SUMMARY = obj(

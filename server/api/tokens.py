@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -61,19 +62,20 @@ def create_token(
     name = (name or "").strip()
     if not name:
         raise ValidationError(
-            "A token needs a name that says what uses it.", details={"field": "name"}
+            _("A token needs a name that says what uses it."), details={"field": "name"}
         )
     if len(name) > MAX_NAME:
         raise ValidationError(
-            f"A token's name has at most {MAX_NAME} characters.", details={"field": "name"}
+            _("A token's name has at most %(n)d characters.", n=MAX_NAME),
+            details={"field": "name"},
         )
     if days is not None and not 1 <= days <= MAX_DAYS:
         raise ValidationError(
-            f"A token lasts from 1 to {MAX_DAYS} days.", details={"field": "days"}
+            _("A token lasts from 1 to %(n)d days.", n=MAX_DAYS), details={"field": "days"}
         )
     account = db.get(Account, account_id)
     if account is None or not account.active:
-        raise NotFoundError(f"no active account {account_id}")
+        raise NotFoundError(_("No such account, or it is switched off."))
     now = now or utcnow()
     secret = (READ_ONLY_PREFIX if read_only else READ_WRITE_PREFIX) + secrets.token_urlsafe(32)
     row = ApiToken(
@@ -122,9 +124,9 @@ def revoke_token(
     is reported as not found, so ids of others' tokens are not confirmed)."""
     row = db.get(ApiToken, token_id)
     if row is None or (owner_id is not None and row.account_id != owner_id):
-        raise NotFoundError(f"no token {token_id}")
+        raise NotFoundError(_("No such token."))
     if row.revoked_at is not None:
-        raise ConflictError(f"token {token_id} is already revoked")
+        raise ConflictError(_("Token %(id)s is already revoked.", id=token_id))
     row.revoked_at = now or utcnow()
     row.revoked_by_id = actor.account_id
     db.flush()
@@ -176,7 +178,7 @@ def _refused(
             },
         )
     # The message is the same whatever the reason: a client learns only that it failed.
-    return AuthenticationError("the API token is unknown, revoked or expired")
+    return AuthenticationError(_("The API token is unknown, revoked or expired."))
 
 
 def check_token(

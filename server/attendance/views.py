@@ -268,29 +268,11 @@ def create() -> ResponseReturnValue:
         field = exc.details.get("field") if exc.details else None
         target = {"time": form.at, "state": form.state, "reason": form.reason, "note": form.note}
         target_field = target.get(str(field), form.employee)
-        target_field.errors = [*target_field.errors, _translated(exc)]
+        target_field.errors = [*target_field.errors, exc.message]
         return _render_new(form, exc.status if exc.status != 404 else 400)
     db.commit()
     flash(_("Punch added."), "success")
     return redirect(url_for("punches.index", person=employee.employee_code, _anchor=f"p{punch.id}"))
-
-
-def _translated(exc: AppError) -> str:
-    """The service's message in the interface language (services speak English)."""
-    messages = {
-        "A punch cannot be entered in the future.": _("A punch cannot be entered in the future."),
-        "Say why in the note when the reason is 'other'.": _(
-            "Say why in the note when the reason is 'other'."
-        ),
-        "This employee already has a manual punch at that second.": _(
-            "This employee already has a manual punch at that second."
-        ),
-        "Processing of this employee's data is restricted; no punch can be added.": _(
-            "Processing of this employee's data is restricted; no punch can be added."
-        ),
-        "Choose a reason.": _("Choose a reason."),
-    }
-    return str(messages.get(exc.message, exc.message))
 
 
 # --------------------------------------------------------------------------- corrections

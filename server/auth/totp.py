@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
+from flask_babel import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -122,7 +123,7 @@ def begin_enrolment(db: Session, account: Account, *, kek: KeyEncryptionKey, act
     """A new secret for ``account`` (returned once, for the QR code); not yet in force."""
     factor = factor_of(db, account.id)
     if factor is not None and factor.confirmed_at is not None:
-        raise ConflictError("The second factor is on already; turn it off first.")
+        raise ConflictError(_("The second factor is on already; turn it off first."))
     secret = pyotp.random_base32()
     if factor is None:
         factor = SecondFactor(account_id=account.id, secret_sealed=_seal(kek, account.id, secret))
@@ -172,11 +173,11 @@ def confirm_enrolment(
     now = now or utcnow()
     factor = factor_of(db, account.id)
     if factor is None or factor.confirmed_at is not None:
-        raise ConflictError("There is no set-up of a second factor to confirm.")
+        raise ConflictError(_("There is no set-up of a second factor to confirm."))
     step = matching_step(_open(kek, factor), code, now)
     if step is None:
         raise ValidationError(
-            "That code does not match. Check the phone's clock and type the current code.",
+            _("That code does not match. Check the phone's clock and type the current code."),
             details={"field": "code"},
         )
     factor.confirmed_at = now
@@ -312,14 +313,14 @@ def _require_password_and_code(
 ) -> SecondFactor:
     factor = factor_of(db, account.id)
     if factor is None or factor.confirmed_at is None:
-        raise ConflictError("The second factor is not on.")
+        raise ConflictError(_("The second factor is not on."))
     if account.locked_until is not None and account.locked_until > now:
-        raise ValidationError("Too many wrong attempts; try again later.")
+        raise ValidationError(_("Too many wrong attempts; try again later."))
     password_ok = verify_password(account.password_hash, password)
     check = _check_code(db, account, factor, code, kek=kek, now=now) if password_ok else None
     if check is None or check.method is None:
         _count_failure(account, now)
-        raise ValidationError("The password or the code is wrong.", details={"field": "code"})
+        raise ValidationError(_("The password or the code is wrong."), details={"field": "code"})
     return factor
 
 
@@ -378,9 +379,9 @@ def reset(db: Session, account_id: int, *, actor: Actor) -> None:
     """An administrator removes an account's second factor (a lost phone); the account
     signs in with its password alone until it enrols again."""
     if db.get(Account, account_id) is None:
-        raise NotFoundError(f"no account {account_id}")
+        raise NotFoundError(_("No such account."))
     if factor_of(db, account_id) is None:
-        raise ConflictError("This account has no second factor.")
+        raise ConflictError(_("This account has no second factor."))
     _remove(db, account_id)
     record_event(
         db, "auth.second_factor_reset", actor=actor, object_type="account", object_id=account_id

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -173,7 +174,7 @@ def queue_command(
     command twice is queued once.
     """
     if finger is not None and not 0 <= finger < 10:
-        raise ValidationError("Fingers are numbered 0 to 9.")
+        raise ValidationError(_("Fingers are numbered 0 to 9."))
     pending = TerminalCommand.state == CommandState.PENDING.value
     same: TerminalCommand | None = None
     if kind is not CommandKind.PUT_USER:  # a pending put of this person is superseded below
@@ -387,11 +388,11 @@ def set_employee_areas(
     where they no longer do. Returns (puts, deletes)."""
     employee = db.get(Employee, employee_id)
     if employee is None or employee.erased_at is not None:
-        raise NotFoundError("No such employee.")
+        raise NotFoundError(_("No such employee."))
     wanted = sorted(set(area_ids))
     known = set(db.scalars(select(Area.id).where(Area.id.in_(wanted)))) if wanted else set()
     if missing := [a for a in wanted if a not in known]:
-        raise ValidationError(f"No such area: {missing[0]}.", details={"field": "areas"})
+        raise ValidationError(_("No such area: %(id)s.", id=missing[0]), details={"field": "areas"})
     before = {t.id for t in terminals_for(db, employee)}
     current: set[int] = set(
         db.scalars(
@@ -440,9 +441,9 @@ def set_terminal_area(
     """Place a terminal in an area (or take it out); a placed terminal is reconciled."""
     terminal = db.get(Terminal, terminal_id)
     if terminal is None:
-        raise NotFoundError("No such terminal.")
+        raise NotFoundError(_("No such terminal."))
     if area_id is not None and db.get(Area, area_id) is None:
-        raise ValidationError("No such area.", details={"field": "area"})
+        raise ValidationError(_("No such area."), details={"field": "area"})
     previous = terminal.area_id
     terminal.area_id = area_id
     db.flush()
@@ -490,18 +491,21 @@ def queue_enrolment(
 
     employee = db.get(Employee, employee_id)
     if employee is None or employee.erased_at is not None:
-        raise NotFoundError("No such employee.")
+        raise NotFoundError(_("No such employee."))
     terminal = db.get(Terminal, terminal_id)
     if terminal is None or not terminal.enabled or terminal.transport not in BINARY:
-        raise NotFoundError("No such terminal, or it cannot enrol over the binary protocol.")
+        raise NotFoundError(_("No such terminal, or it cannot enrol over the binary protocol."))
     if not _eligible(employee):
-        raise ValidationError("Only an active, unrestricted employee can be enrolled.")
+        raise ValidationError(_("Only an active, unrestricted employee can be enrolled."))
     admission = check_admission(employee_id, on=utcnow().date(), consents=DbConsentReader(db))
     if not admission.admitted:
         assert admission.reason is not None  # noqa: S101 -- a refusal always has a reason
         raise ValidationError(
-            "Biometric enrolment needs a recorded consent for the notice in force "
-            f"({admission.reason.value.replace('_', ' ')}).",
+            _(
+                "Biometric enrolment needs a recorded consent for the notice in force "
+                "(%(reason)s).",
+                reason=admission.reason.value.replace("_", " "),
+            ),
             details={"reason": admission.reason.value},
         )
     command = queue_command(

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -43,23 +44,23 @@ def _kind(kind: str) -> TemplateKind:
     try:
         return TemplateKind(kind)
     except ValueError:
-        raise ValidationError("Unknown template kind.") from None
+        raise ValidationError(_("Unknown template kind.")) from None
 
 
 def _format_version(value: int | str) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ValidationError("The template format version must be a number.") from None
+        raise ValidationError(_("The template format version must be a number.")) from None
     if not 0 <= number < 2**32:
-        raise ValidationError("The template format version is out of range.")
+        raise ValidationError(_("The template format version is out of range."))
     return number
 
 
 def _employee(db: Session, employee_id: int) -> Employee:
     employee = db.get(Employee, employee_id)
     if employee is None:
-        raise NotFoundError("No such employee.")
+        raise NotFoundError(_("No such employee."))
     return employee
 
 
@@ -72,7 +73,7 @@ def _dek(
             WrappedKey(kek_id=row.kek_id, blob=row.wrapped_key), employee_id=employee_id, kek=kek
         )
     if not create:
-        raise NotFoundError("No biometric data is stored for this employee.")
+        raise NotFoundError(_("No biometric data is stored for this employee."))
     dek = generate_dek()
     wrapped = wrap_dek(dek, employee_id=employee_id, kek=kek)
     db.add(DataKey(employee_id=employee_id, kek_id=wrapped.kek_id, wrapped_key=wrapped.blob))
@@ -101,9 +102,9 @@ def store_template(
     kind_ = _kind(kind)
     version = _format_version(format_version)
     if type(index) is not int or not 0 <= index < 16:
-        raise ValidationError("The template index must be from 0 to 15.")
+        raise ValidationError(_("The template index must be from 0 to 15."))
     if not isinstance(template, bytes) or not 0 < len(template) <= MAX_TEMPLATE_BYTES:
-        raise ValidationError("The template is empty or too large.")
+        raise ValidationError(_("The template is empty or too large."))
     _employee(db, employee_id)
     dek = _dek(db, employee_id, kek, create=True)
     ciphertext = seal_template(
@@ -196,7 +197,7 @@ def open_templates(
             if eid not in deks:
                 key = keys.get(eid)
                 if key is None:
-                    raise NotFoundError("No biometric data is stored for this employee.")
+                    raise NotFoundError(_("No biometric data is stored for this employee."))
                 deks[eid] = unwrap_dek(
                     WrappedKey(kek_id=key.kek_id, blob=key.wrapped_key), employee_id=eid, kek=kek
                 )
@@ -259,7 +260,7 @@ def read_template(
         )
     ).first()
     if row is None:
-        raise NotFoundError("No such template.")
+        raise NotFoundError(_("No such template."))
     dek = _dek(db, employee_id, kek, create=False)
     plaintext = open_template(
         dek,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from server.audit.services import Actor, record_event
@@ -40,13 +41,13 @@ def update_organization(
     clean: dict[str, Any] = {}
     name = str(values.get("name", "")).strip()
     if not 1 <= len(name) <= 200:
-        errors["name"] = "The organization's name has 1 to 200 characters."
+        errors["name"] = _("The organization's name has 1 to 200 characters.")
     clean["name"] = name
     zone = str(values.get("default_timezone", "")).strip()
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        errors["default_timezone"] = f"{zone or '(empty)'} is not an IANA time zone."
+        errors["default_timezone"] = _("That is not an IANA time zone (such as Asia/Shanghai).")
     clean["default_timezone"] = zone
     for key, allowed in (
         ("default_locale", LOCALES),
@@ -55,17 +56,17 @@ def update_organization(
     ):
         value = str(values.get(key, ""))
         if value not in allowed:
-            errors[key] = f"One of: {', '.join(allowed)}."
+            errors[key] = _("One of: %(values)s.", values=", ".join(allowed))
         clean[key] = value
     try:
         age = int(values.get("minor_age", ""))
     except (TypeError, ValueError):
         age = -1
     if not 0 <= age <= 21:
-        errors["minor_age"] = "The age of majority for consent is 0 to 21."
+        errors["minor_age"] = _("The age of majority for consent is 0 to 21.")
     clean["minor_age"] = age
     if errors:
-        raise ValidationError("Some settings are not valid.", details=errors)
+        raise ValidationError(_("Some settings are not valid."), details=errors)
     org = organization_settings(db, default_timezone=default_timezone)
     changed = sorted(k for k, v in clean.items() if getattr(org, k) != v)
     for key in changed:

@@ -583,7 +583,7 @@ def build_access_package(
     """Every inventory-declared piece of data about the employee; the read is audited."""
     employee = db.get(Employee, employee_id)
     if employee is None:
-        raise NotFoundError(f"no employee {employee_id}")
+        raise NotFoundError(_("No such employee."))
     package = AccessPackage(employee_id, utcnow(), package_locale(db, employee, locale))
     package.employee_name = employee.full_name
     package.employee_code = employee.employee_code

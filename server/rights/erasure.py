@@ -40,6 +40,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+from flask_babel import gettext as _
 from sqlalchemy import Column, Engine, Table, delete, exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -188,13 +189,24 @@ def start_erasure(db: Session, request_id: int, *, actor: Actor) -> ErasureRun:
     and whose work has started (register state ``in_progress``). Flushes; caller commits."""
     req = db.get(SubjectRequest, request_id)
     if req is None:
-        raise NotFoundError(f"no request {request_id}")
+        raise NotFoundError(_("There is no request %(id)s.", id=request_id))
     if req.kind != RequestKind.ERASURE:
-        raise ValidationError(f"request {request_id} is a {req.kind} request, not an erasure")
+        raise ValidationError(
+            _(
+                "Request %(id)s is a %(kind)s request, not an erasure request.",
+                id=request_id,
+                kind=req.kind,
+            )
+        )
     if req.status != RequestStatus.IN_PROGRESS:
+        status = RequestStatus(req.status)
         raise ConflictError(
-            f"request {request_id} is {req.status}: an erasure starts once the identity is "
-            "verified and work has started"
+            _(
+                'Request %(id)s is "%(status)s": an erasure starts once the identity is '
+                "verified and work has started.",
+                id=request_id,
+                status=str(register.STATUS_LABELS.get(status, status)),
+            )
         )
     existing = db.scalar(select(ErasureRun).where(ErasureRun.request_id == request_id))
     if existing is not None:
@@ -217,7 +229,7 @@ def resume_erasure(db: Session, request_id: int, *, actor: Actor) -> ErasureRun:
 def _open_run(db: Session, employee_id: int, *, request_id: int | None, actor: Actor) -> ErasureRun:
     employee = db.get(Employee, employee_id)
     if employee is None:
-        raise NotFoundError(f"no employee {employee_id}")
+        raise NotFoundError(_("No such employee."))
     running = db.scalar(
         select(ErasureRun.id).where(
             ErasureRun.employee_id == employee_id,
@@ -225,7 +237,7 @@ def _open_run(db: Session, employee_id: int, *, request_id: int | None, actor: A
         )
     )
     if running is not None:
-        raise ConflictError(f"erasure {running} of this employee is still under way")
+        raise ConflictError(_("Erasure %(id)s of this employee is still under way.", id=running))
     run = ErasureRun(
         request_id=request_id,
         employee_id=employee_id,
@@ -276,7 +288,7 @@ def run_erasure(
         with sessions() as db:
             run = db.get(ErasureRun, run_id)
             if run is None:
-                raise NotFoundError(f"no erasure {run_id}")
+                raise NotFoundError(_("There is no erasure %(id)s.", id=run_id))
             plan: list[str] = list(run.receipt["plan"])
             if run.next_step >= len(plan):
                 db.rollback()
@@ -641,7 +653,7 @@ def retry_terminal_deletes(db: Session, run_id: int, *, actor: Actor) -> list[st
     serial numbers asked again. Flushes; the caller commits."""
     run = db.get(ErasureRun, run_id)
     if run is None:
-        raise NotFoundError(f"no erasure {run_id}")
+        raise NotFoundError(_("There is no erasure %(id)s.", id=run_id))
     if run.state == ErasureState.COMPLETED.value:
         return []
     before = {s for s, t in run.receipt.get("terminals", {}).items() if t["state"] in SETTLED}
@@ -831,7 +843,14 @@ def read_tombstones(path: Path) -> list[Tombstone]:
                 )
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValidationError(f"{path}: line {number} is not a tombstone ({exc})") from exc
+            raise ValidationError(
+                _(
+                    "%(path)s: line %(number)s is not a tombstone (%(error)s).",
+                    path=str(path),
+                    number=number,
+                    error=str(exc),
+                )
+            ) from exc
     return out
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,21 +36,61 @@ OPEN = tuple(s for s in RequestStatus if not s.closed)
 # Where the work of a request is done: identity verified and work started (#7 review).
 WORKING = (RequestStatus.IN_PROGRESS, RequestStatus.WAITING_FOR_TERMINALS)
 MAX_TEXT = 4000
+STATUS_LABELS = {
+    RequestStatus.RECEIVED: _l("Received"),
+    RequestStatus.IDENTITY_VERIFIED: _l("Identity verified"),
+    RequestStatus.IN_PROGRESS: _l("In progress"),
+    RequestStatus.WAITING_FOR_TERMINALS: _l("Waiting for terminals"),
+    RequestStatus.COMPLETED: _l("Completed"),
+    RequestStatus.REFUSED: _l("Refused"),
+}
 
 
 def _get(db: Session, request_id: int) -> SubjectRequest:
     found = db.get(SubjectRequest, request_id)
     if found is None:
-        raise NotFoundError(f"no request {request_id}")
+        raise NotFoundError(_("There is no request %(id)s.", id=request_id))
     return found
+
+
+def _not_now(req: SubjectRequest, action: str) -> str:
+    """Why ``action`` cannot be done in the request's state, as one whole sentence per
+    action so that each language can word it (#6)."""
+    status = RequestStatus(req.status)
+    facts = {"id": req.id, "status": str(STATUS_LABELS.get(status, status))}
+    if action == "verified":
+        message = _('Request %(id)s is "%(status)s": its identity cannot be verified now.', **facts)
+    elif action == "started":
+        message = _('Request %(id)s is "%(status)s": work on it cannot start now.', **facts)
+    elif action == "extended":
+        message = _('Request %(id)s is "%(status)s": its deadline cannot be extended.', **facts)
+    elif action == "refused":
+        message = _('Request %(id)s is "%(status)s": it cannot be refused.', **facts)
+    elif action == "put on hold for terminals":
+        message = _(
+            'Request %(id)s is "%(status)s": it cannot be put on hold for terminals.', **facts
+        )
+    elif action == "completed":
+        message = _('Request %(id)s is "%(status)s": it cannot be completed now.', **facts)
+    elif action == "answered with a package":
+        message = _(
+            'Request %(id)s is "%(status)s": it cannot be answered with a package now.', **facts
+        )
+    elif action.startswith("acted on"):
+        message = _(
+            'Request %(id)s is "%(status)s": processing cannot be restricted or lifted for it now.',
+            **facts,
+        )
+    elif action == "erased":
+        message = _('Request %(id)s is "%(status)s": its erasure cannot start now.', **facts)
+    else:
+        message = _('Request %(id)s is "%(status)s": this cannot be done now.', **facts)
+    return str(message)
 
 
 def _require(req: SubjectRequest, *allowed: RequestStatus, action: str) -> None:
     if RequestStatus(req.status) not in allowed:
-        raise ConflictError(
-            f"request {req.id} is {req.status}: it cannot be {action}",
-            details={"status": req.status},
-        )
+        raise ConflictError(_not_now(req, action), details={"status": req.status})
 
 
 def _require_verified(req: SubjectRequest, *, action: str) -> None:
@@ -109,12 +150,23 @@ def _audit(db: Session, req: SubjectRequest, action: str, actor: Actor, **detail
 
 
 def _text(value: str | None, field: str) -> str:
+    """The free text of ``field`` ("reason" of an extension, "text_for_employee" of a
+    refusal), required and bounded."""
     text = (value or "").strip()
+    extension = field == "reason"
     if not text:
-        raise ValidationError(f"{field} is required", details={"field": field})
+        raise ValidationError(
+            _("Give the reasons for the extension.")
+            if extension
+            else _("Give the text the employee receives."),
+            details={"field": field},
+        )
     if len(text) > MAX_TEXT:
         raise ValidationError(
-            f"{field} has at most {MAX_TEXT} characters", details={"field": field}
+            _("The reasons for the extension have at most %(n)d characters.", n=MAX_TEXT)
+            if extension
+            else _("The text for the employee has at most %(n)d characters.", n=MAX_TEXT),
+            details={"field": field},
         )
     return text
 
@@ -131,13 +183,16 @@ def receive_request(
     try:
         kind = RequestKind(kind)
     except ValueError:
-        raise ValidationError(f"unknown request type {kind!r}", details={"field": "kind"}) from None
+        raise ValidationError(
+            _("The type of request is one of: %(kinds)s.", kinds=", ".join(RequestKind)),
+            details={"field": "kind"},
+        ) from None
     if db.get(Employee, employee_id) is None:
-        raise NotFoundError(f"no employee {employee_id}")
+        raise NotFoundError(_("No such employee."))
     received_at = received_at or utcnow()
     if received_at > utcnow() + timedelta(minutes=5):
         raise ValidationError(
-            "a request cannot be received in the future", details={"field": "received_at"}
+            _("A request cannot be received in the future."), details={"field": "received_at"}
         )
     org = db.get(OrganizationSettings, 1)
     jurisdiction = org.jurisdiction if org else "gdpr"
@@ -165,7 +220,11 @@ def verify_identity(
         method = IdentityMethod(method)
     except ValueError:
         raise ValidationError(
-            f"unknown identity method {method!r}", details={"field": "method"}
+            _(
+                "How the identity was verified is one of: %(methods)s.",
+                methods=", ".join(IdentityMethod),
+            ),
+            details={"field": "method"},
         ) from None
     req.identity_method = method
     req.identity_verified_at = utcnow()
@@ -213,13 +272,19 @@ def extend_request(
     reason = _text(reason, "reason")
     new_due = profiles.extended_due_date(req.received_at, req.jurisdiction)
     if new_due is None:
-        raise ConflictError(f"the {req.jurisdiction} profile allows no extension")
+        raise ConflictError(
+            _(
+                "The %(jurisdiction)s profile allows no extension of the deadline.",
+                jurisdiction=req.jurisdiction,
+            )
+        )
     if req.extended_at is not None:
-        raise ConflictError(f"request {req.id} was already extended")
+        raise ConflictError(_("Request %(id)s was already extended.", id=req.id))
     now = now or utcnow()
     if notified_at > now:
         raise ValidationError(
-            "the employee cannot have been told in the future", details={"field": "notified_at"}
+            _("The employee cannot have been told in the future."),
+            details={"field": "notified_at"},
         )
     # Dates, not instants: the pages record the day the employee was told.
     if notified_at.astimezone(req.received_at.tzinfo).date() < req.received_at.date():
@@ -233,8 +298,10 @@ def extend_request(
         )
     if notified_at > req.due_at or now > req.due_at:
         raise ConflictError(
-            "the extension had to be notified before the first deadline "
-            f"({req.due_at:%Y-%m-%d %H:%M} UTC)"
+            _(
+                "The extension had to be notified before the first deadline (%(due)s UTC).",
+                due=f"{req.due_at:%Y-%m-%d %H:%M}",
+            )
         )
     req.extended_at, req.extension_reason, req.extension_notified_at = now, reason, notified_at
     req.due_at = new_due
@@ -265,13 +332,15 @@ def refuse_request(
             details={"status": req.status},
         )
     if not reason:
-        raise ValidationError("a refusal needs its legal ground", details={"field": "reason"})
+        raise ValidationError(_("A refusal needs its legal ground."), details={"field": "reason"})
     try:
         reason = RefusalReason(reason)
     except ValueError:
         raise ValidationError(
-            f"{reason!r} is not a legal ground for refusing; one of: "
-            + ", ".join(r.value for r in RefusalReason),
+            _(
+                "That is not a legal ground for refusing; the ground is one of: %(grounds)s.",
+                grounds=", ".join(r.value for r in RefusalReason),
+            ),
             details={"field": "reason"},
         ) from None
     if reason == RefusalReason.IDENTITY_NOT_VERIFIED and req.identity_verified_at is not None:

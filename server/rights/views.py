@@ -61,14 +61,7 @@ KIND_LABELS = {
     RequestKind.CONSENT_WITHDRAWAL: _l("Consent withdrawal"),
     RequestKind.OBJECTION: _l("Objection"),
 }
-STATUS_LABELS = {
-    RequestStatus.RECEIVED: _l("Received"),
-    RequestStatus.IDENTITY_VERIFIED: _l("Identity verified"),
-    RequestStatus.IN_PROGRESS: _l("In progress"),
-    RequestStatus.WAITING_FOR_TERMINALS: _l("Waiting for terminals"),
-    RequestStatus.COMPLETED: _l("Completed"),
-    RequestStatus.REFUSED: _l("Refused"),
-}
+STATUS_LABELS = register.STATUS_LABELS  # the services' refusals name them too
 IDENTITY_LABELS = {
     IdentityMethod.IN_PERSON: _l("In person (badge or ID seen)"),
     IdentityMethod.KNOWN_CHANNEL: _l("From the employee's registered e-mail or phone"),

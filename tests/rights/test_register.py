@@ -93,7 +93,7 @@ def test_a_refusal_needs_a_legal_ground_and_a_text_for_the_employee(
         services.refuse_request(
             no_commit, req.id, reason="busy", text_for_employee="No.", actor=ACTOR
         )
-    with pytest.raises(ValidationError, match="text_for_employee is required"):
+    with pytest.raises(ValidationError, match="text the employee receives"):
         services.refuse_request(
             no_commit, req.id, reason="legal_obligation", text_for_employee="  ", actor=ACTOR
         )

@@ -131,7 +131,7 @@ def test_work_needs_the_request_started_and_of_the_right_kind(
 ) -> None:
     req = register.receive_request(db, employee_id=employee.id, kind="access", actor=ACTOR)
     register.verify_identity(db, req.id, method="in_person", actor=ACTOR)
-    with pytest.raises(ConflictError, match="identity_verified"):
+    with pytest.raises(ConflictError, match="Identity verified"):
         register.require_work(db, req.id, action="answered")
     register.start_work(db, req.id, actor=ACTOR)
     assert register.require_work(db, req.id, action="answered") is req

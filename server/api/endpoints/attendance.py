@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
+
 from server.api.blueprint import api
 from server.api.pagination import MAX_LIMIT
 from server.api.registry import Param, ref
@@ -46,7 +48,7 @@ def _punch_in_scope(punch_id: int) -> Punch:
     db = get_session()
     punch = db.get(Punch, punch_id)
     if punch is None:
-        raise NotFoundError(f"no punch {punch_id}")
+        raise NotFoundError(_("No such punch."))
     employee = db.get(Employee, punch.employee_id) if punch.employee_id is not None else None
     require_department_scope(employee.department_id if employee else None)
     return punch
@@ -55,7 +57,7 @@ def _punch_in_scope(punch_id: int) -> Punch:
 def _correction_in_scope(correction_id: int) -> None:
     correction = get_session().get(PunchCorrection, correction_id)
     if correction is None:
-        raise NotFoundError(f"no correction {correction_id}")
+        raise NotFoundError(_("No such correction."))
     _punch_in_scope(correction.punch_id)
 
 
@@ -283,7 +285,7 @@ def enter_punch(body: dict[str, Any]) -> Any:
         or not in_department_scope(employee.department_id)
     ):
         # As the page: an unknown person and one outside the caller's departments read alike.
-        raise ValidationError("No such employee.", details={"field": "employee_id"})
+        raise ValidationError(_("No such employee."), details={"field": "employee_id"})
     zone = select_timezone()
     try:
         punch = enter_manual_punch(

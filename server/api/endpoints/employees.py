@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from server.api.blueprint import api
@@ -193,11 +194,11 @@ def _values(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         department_id = values.get("department_id")
         if department_id is None:
             raise ValidationError(
-                "department_id: choose one of your departments",
+                _("A department is required (your scope is limited)."),
                 details={"field": "department_id"},
             )
         if department_id not in scope:
-            raise ValidationError("No such department.", details={"field": "department_id"})
+            raise ValidationError(_("No such department."), details={"field": "department_id"})
     return values
 
 

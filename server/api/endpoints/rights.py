@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from flask import current_app, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -200,7 +201,7 @@ def deadlines() -> Any:
 def get_request(request_id: int) -> Any:
     req = get_session().get(SubjectRequest, request_id)
     if req is None:
-        raise NotFoundError(f"no request {request_id}")
+        raise NotFoundError(_("There is no request %(id)s.", id=request_id))
     return request_json(req)
 
 
@@ -343,7 +344,7 @@ def access_package(employee_id: int, body: dict[str, Any]) -> Any:
     if request_id is not None:
         req = db.get(SubjectRequest, request_id)
         if req is None or req.employee_id != employee_id:
-            raise NotFoundError(f"no request {request_id} of employee {employee_id}")
+            raise NotFoundError(_("The employee has no request %(id)s.", id=request_id))
         # As on the request's page: identity verified and work started (#7 review).
         register.require_work(
             db,
@@ -407,7 +408,7 @@ def erase(request_id: int) -> Any:
 def _run(run_id: int) -> ErasureRun:
     run = get_session().get(ErasureRun, run_id)
     if run is None:
-        raise NotFoundError(f"no erasure {run_id}")
+        raise NotFoundError(_("There is no erasure %(id)s.", id=run_id))
     return run
 
 
@@ -433,7 +434,12 @@ def get_erasure(erasure_id: int) -> Any:
 def erasure_receipt(erasure_id: int) -> Any:
     run = _run(erasure_id)
     if run.receipt_digest is None:
-        raise ConflictError(f"erasure {erasure_id} has no receipt yet: it is {run.state}")
+        raise ConflictError(
+            _(
+                "Erasure %(id)s has no receipt yet: it gets one when it completes.",
+                id=erasure_id,
+            )
+        )
     return {
         "erasure_id": run.id,
         "receipt": run.receipt,

@@ -321,12 +321,12 @@ def add_terminal(body: dict[str, Any]) -> Any:
     db = get_session()
     area_id = body.get("area_id")
     if area_id is not None and db.get(Area, area_id) is None:
-        raise ValidationError("No such area.", details={"field": "area_id"})
+        raise ValidationError(_("No such area."), details={"field": "area_id"})
     comm_key = int(body.get("comm_key", 0))
     kek = instance_key()
     if comm_key and kek is None:
         raise ValidationError(
-            "The instance key cannot be loaded, so a comm key cannot be stored safely.",
+            _("The instance key cannot be loaded, so a comm key cannot be stored safely."),
             details={"field": "comm_key"},
         )
     host = body["address"].strip()
