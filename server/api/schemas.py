@@ -248,8 +248,22 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "items": obj(
                     {
                         "serial_number": {"type": "string"},
-                        "state": {"type": "string"},
+                        "state": {
+                            "type": "string",
+                            "description": "pending, retrying, done (confirmed), removed "
+                            "(no longer in Rollcall) or unconfirmed (its PIN is unknown).",
+                        },
+                        "reason": {
+                            "type": ["string", "null"],
+                            "description": "Why its delete cannot run now: push, disabled; "
+                            "for removed ones: not_registered, terminal_deleted.",
+                        },
                         "confirmed_at": MAYBE_INSTANT,
+                        "confirmed_by_hand": {
+                            "type": ["string", "null"],
+                            "description": "How a privacy officer attested it was cleared, "
+                            "when Rollcall could not confirm it itself.",
+                        },
                     }
                 ),
             },

@@ -395,6 +395,51 @@ def retry_erasure(ctx: click.Context, run_id: int) -> None:
         click.echo(f"Erasure {run_id}: no terminal is waiting.")
 
 
+@rights.command("confirm-terminal")
+@click.argument("run_id", type=int)
+@click.argument("serial")
+@click.option(
+    "--how",
+    required=True,
+    type=click.Choice(["deleted_at_terminal", "terminal_reset", "terminal_destroyed"]),
+    help="How the terminal was cleared: the user deleted in its menu, a factory reset, or "
+    "the terminal destroyed or its storage wiped.",
+)
+@click.pass_context
+def confirm_terminal(ctx: click.Context, run_id: int, serial: str, how: str) -> None:
+    """Record that terminal SERIAL, which Rollcall cannot reach (a push terminal, one broken
+    or stolen), was cleared by hand of the employee of erasure RUN_ID; the erasure then runs
+    on and completes if no other terminal waits. The receipt marks it as confirmed by hand."""
+    from server.audit.services import Actor
+    from server.cli import _session, _settings, fail
+    from server.db import make_engine, make_sessionmaker
+    from server.errors import AppError
+    from server.rights.erasure import confirm_by_hand, run_erasure
+
+    settings = _settings(ctx)
+    actor = Actor.system("cli")
+    with _session(settings) as db:
+        try:
+            confirm_by_hand(db, run_id, serial, how=how, actor=actor)
+        except AppError as exc:
+            fail(exc.message)
+        db.commit()
+    engine = make_engine(settings.database_url)
+    try:
+        outcome = run_erasure(
+            make_sessionmaker(engine), run_id, data_dir=settings.data_dir, actor=actor
+        )
+    finally:
+        engine.dispose()
+    if outcome.state == "completed":
+        click.echo(f"Erasure {run_id} completed; its receipt is in the operation log.")
+    else:
+        click.echo(
+            f"Erasure {run_id}: {serial} confirmed by hand; still waiting for: "
+            + ", ".join(outcome.waiting_on)
+        )
+
+
 @rights.command("purge-expired")
 @click.pass_context
 def purge(ctx: click.Context) -> None:

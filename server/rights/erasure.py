@@ -671,6 +671,66 @@ def retry_terminal_deletes(db: Session, run_id: int, *, actor: Actor) -> list[st
     return asked
 
 
+# How someone cleared a terminal Rollcall cannot reach, as they attest it: a closed list,
+# so the receipt and the operation log never hold free text about the employee.
+HAND_CONFIRMATIONS = ("deleted_at_terminal", "terminal_reset", "terminal_destroyed")
+
+
+def confirm_by_hand(
+    db: Session, run_id: int, serial: str, *, how: str, actor: Actor
+) -> dict[str, Any]:
+    """A privacy officer attests that ``serial`` no longer holds the employee, for a
+    terminal Rollcall cannot reach: a push terminal (no commands over ADMS yet), one that is
+    disabled for good, stolen or broken. The receipt records it as confirmed by hand, how
+    and by whom, apart from the terminals' own read-back confirmations; its waiting delete
+    is dropped from the outbox. The caller runs the erasure on (:func:`run_erasure`) so it
+    completes when nothing else waits. Flushes; the caller commits. Returns the entry."""
+    run = db.get(ErasureRun, run_id)
+    if run is None:
+        raise NotFoundError(_("There is no erasure %(id)s.", id=run_id))
+    if how not in HAND_CONFIRMATIONS:
+        raise ValidationError(
+            _("Say how the terminal was cleared."),
+            details={"field": "how", "allowed": list(HAND_CONFIRMATIONS)},
+        )
+    if run.state == ErasureState.COMPLETED.value:
+        raise ConflictError(_("This erasure is completed: there is nothing left to confirm."))
+    terminals = {k: dict(v) for k, v in run.receipt.get("terminals", {}).items()}
+    entry = terminals.get(serial)
+    if entry is None:
+        raise NotFoundError(
+            _("The terminal %(serial)s is not one this erasure waits for.", serial=serial)
+        )
+    if entry["state"] in SETTLED:
+        raise ConflictError(
+            _("The terminal %(serial)s needs no confirmation any more.", serial=serial)
+        )
+    now = utcnow()
+    command = db.get(TerminalCommand, entry["command"]) if entry.get("command") else None
+    if command is not None and command.state == CommandState.PENDING.value:
+        command.state = CommandState.SUPERSEDED.value
+        command.completed_at = now
+    entry.update(
+        state="done",
+        confirmed_at=now.isoformat(timespec="seconds"),
+        by_hand={"how": how, "account": actor.account_id, "actor": actor.kind},
+        error=None,
+    )
+    terminals[serial] = entry
+    _set_receipt(run, "terminals", terminals)
+    db.flush()
+    record_event(
+        db,
+        "rights.erasure_terminal",
+        actor=actor,
+        object_type="erasure",
+        object_id=run.id,
+        subject_employee_id=run.employee_id,
+        details={"terminal": serial, "what": "confirmed_by_hand", "how": how},
+    )
+    return entry
+
+
 def _step_commands(db: Session, run: ErasureRun, *, data_dir: Path, actor: Actor) -> bool:
     rows = rowcount(
         db.execute(delete(TerminalCommand).where(TerminalCommand.employee_id == run.employee_id))

@@ -49,6 +49,13 @@ from server.web import current_actor, get_session, require_role, settings
 
 bp = Blueprint("rights", __name__)
 
+# How a terminal Rollcall cannot reach was cleared, as a privacy officer attests it.
+HAND_LABELS = {
+    "deleted_at_terminal": _l("The user was deleted in the terminal's own menu"),
+    "terminal_reset": _l("The terminal was reset to its factory settings"),
+    "terminal_destroyed": _l("The terminal was destroyed or its storage wiped"),
+}
+
 ACT = (Role.PRIVACY_OFFICER,)
 READ = (Role.PRIVACY_OFFICER, Role.AUDITOR)
 
@@ -220,11 +227,24 @@ def show(request_id: int) -> ResponseReturnValue:
         and profiles.extended_due_date(req.received_at, req.jurisdiction) is not None
         and now <= req.due_at
     )
+    # Who confirmed a terminal by hand, by username: the receipt holds account ids.
+    by_hand = [
+        t["by_hand"]["account"]
+        for t in (run.receipt.get("terminals", {}).values() if run else ())
+        if t.get("by_hand") and t["by_hand"].get("account")
+    ]
+    hand_accounts = (
+        dict(db.execute(select(Account.id, Account.username).where(Account.id.in_(by_hand))).all())
+        if by_hand
+        else {}
+    )
     return render_template(
         "rights/request.html",
         req=req,
         employee=employee,
         run=run,
+        hand_accounts=hand_accounts,
+        hand_labels=HAND_LABELS,
         receipt_ok=erasure.verify_receipt(db, run.id) if run and run.receipt_digest else None,
         history=history,
         verifier=verifier,
@@ -437,6 +457,60 @@ def erase(request_id: int) -> ResponseReturnValue:
                 n=len(outcome.waiting_on),
             ),
             "warning",
+        )
+    return redirect(url_for("rights.show", request_id=request_id))
+
+
+@bp.post("/rights/requests/<int:request_id>/erasure/retry")
+@require_role(*ACT)
+def retry_erasure(request_id: int) -> ResponseReturnValue:
+    """Ask the terminals again now: failed deletes are queued again, waiting ones made due."""
+
+    def work(db: Session, req: SubjectRequest) -> object:
+        run = register.erasure_run_of(db, req.id)
+        if run is None:
+            raise ValidationError(_("This request has no erasure to retry."))
+        asked = erasure.retry_terminal_deletes(db, run.id, actor=current_actor())
+        return _(
+            "%(n)s terminal(s) asked again; the worker sends the deletes at its next pass.",
+            n=len(asked),
+        )
+
+    return _act(request_id, work)
+
+
+@bp.post("/rights/requests/<int:request_id>/erasure/terminals/<serial>/confirm")
+@require_role(*ACT)
+def confirm_terminal(request_id: int, serial: str) -> ResponseReturnValue:
+    """Record that a terminal Rollcall cannot reach was cleared by hand; the erasure then
+    runs on and completes if nothing else waits."""
+    db = get_session()
+    if db.get(SubjectRequest, request_id) is None:
+        abort(404)
+    run = register.erasure_run_of(db, request_id)
+    if run is None:
+        abort(404)
+    actor = current_actor()
+    try:
+        erasure.confirm_by_hand(db, run.id, serial, how=request.form.get("how", ""), actor=actor)
+    except AppError as exc:
+        db.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("rights.show", request_id=request_id))
+    db.commit()
+    run_id = run.id
+    sessions = current_app.extensions["rollcall.sessions"]
+    db.close()  # SQLite: no transaction of this request held while the executor writes
+    outcome = erasure.run_erasure(sessions, run_id, data_dir=settings().data_dir, actor=actor)
+    if outcome.state == "completed":
+        flash(_("Erasure completed. The receipt is below and in the operation log."), "success")
+    else:
+        flash(
+            _(
+                "Recorded. Still waiting for %(n)s terminal(s) to confirm.",
+                n=len(outcome.waiting_on),
+            ),
+            "success",
         )
     return redirect(url_for("rights.show", request_id=request_id))
 

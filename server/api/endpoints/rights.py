@@ -22,7 +22,15 @@ from server.errors import ConflictError, NotFoundError
 from server.rights import services as register
 from server.rights.access import build_access_package
 from server.rights.downloads import MAX_LIFETIME, create_download
-from server.rights.erasure import run_erasure, start_erasure, verify_receipt
+from server.rights.erasure import (
+    HAND_CONFIRMATIONS,
+    SETTLED,
+    confirm_by_hand,
+    retry_terminal_deletes,
+    run_erasure,
+    start_erasure,
+    verify_receipt,
+)
 from server.rights.models import (
     ErasureRun,
     IdentityMethod,
@@ -72,12 +80,14 @@ def erasure_json(run: ErasureRun) -> dict[str, Any]:
         "steps_total": len(run.receipt.get("plan", [])),
         "started_at": iso(run.started_at),
         "completed_at": iso(run.completed_at),
-        "waiting_on": sorted(s for s, t in terminals.items() if t.get("state") != "done"),
+        "waiting_on": sorted(s for s, t in terminals.items() if t.get("state") not in SETTLED),
         "terminals": [
             {
                 "serial_number": serial,
                 "state": str(t.get("state")),
+                "reason": t.get("reason"),
                 "confirmed_at": t.get("confirmed_at"),
+                "confirmed_by_hand": (t.get("by_hand") or {}).get("how"),
             }
             for serial, t in sorted(terminals.items())
         ],
@@ -403,6 +413,65 @@ def erase(request_id: int) -> Any:
     run = db.get(ErasureRun, run_id)
     assert run is not None  # noqa: S101  # just ran
     return erasure_json(run)
+
+
+def _run_json(run_id: int) -> Any:
+    db = get_session()
+    db.expire_all()
+    return erasure_json(_run(run_id))
+
+
+@api.route(
+    "/erasures/<int:erasure_id>/retry",
+    "POST",
+    summary="Ask the terminals again now for the deletes an erasure waits on",
+    tag="rights",
+    roles=OFFICERS,
+    response=ref("Erasure"),
+)
+def retry_erasure(erasure_id: int) -> Any:
+    """Failed deletes are queued again and waiting ones are made due at once; the worker
+    sends them at its next pass."""
+    db = get_session()
+    retry_terminal_deletes(db, _run(erasure_id).id, actor=current_actor())
+    db.commit()
+    return _run_json(erasure_id)
+
+
+@api.route(
+    "/erasures/<int:erasure_id>/terminals/<serial>/confirm",
+    "POST",
+    summary="Record that a terminal Rollcall cannot reach was cleared by hand",
+    tag="rights",
+    roles=OFFICERS,
+    body={
+        "type": "object",
+        "required": ["how"],
+        "properties": {
+            "how": {
+                "type": "string",
+                "enum": list(HAND_CONFIRMATIONS),
+                "description": "deleted_at_terminal: the user was deleted in the terminal's "
+                "menu; terminal_reset: reset to factory settings; terminal_destroyed: "
+                "destroyed or its storage wiped.",
+            }
+        },
+        "additionalProperties": False,
+    },
+    response=ref("Erasure"),
+    errors=(409,),
+)
+def confirm_terminal(erasure_id: int, serial: str, body: dict[str, Any]) -> Any:
+    """For a push terminal, or one broken or stolen: the receipt records the confirmation
+    as made by hand, how and by whom. The erasure then runs on, and completes when no
+    other terminal waits."""
+    db = get_session()
+    actor = current_actor()
+    confirm_by_hand(db, _run(erasure_id).id, serial, how=body["how"], actor=actor)
+    db.commit()
+    sessions = cast(sessionmaker[Session], current_app.extensions["rollcall.sessions"])
+    run_erasure(sessions, erasure_id, data_dir=settings().data_dir, actor=actor)
+    return _run_json(erasure_id)
 
 
 def _run(run_id: int) -> ErasureRun:
