@@ -49,6 +49,23 @@ def _choice(
         ) from None
 
 
+def _check_request(db: Session, request_id: int, employee_id: int) -> None:
+    """A correction answers an open rectification request of the same employee."""
+    from server.rights.models import RequestKind, RequestStatus, SubjectRequest
+
+    req = db.get(SubjectRequest, request_id)
+    if (
+        req is None
+        or req.employee_id != employee_id
+        or req.kind != RequestKind.RECTIFICATION
+        or RequestStatus(req.status).closed
+    ):
+        raise ValidationError(
+            _("The request must be an open rectification request of the same employee."),
+            details={"field": "request_id"},
+        )
+
+
 def propose_correction(
     db: Session,
     punch_id: int,
@@ -97,6 +114,8 @@ def propose_correction(
         )
     if reason == CorrectionReason.OTHER and note is None:
         raise ValidationError(_("Say why in the note when the reason is 'other'."))
+    if request_id is not None:
+        _check_request(db, request_id, punch.employee_id)
     correction = PunchCorrection(
         punch_id=punch.id,
         employee_id=punch.employee_id,

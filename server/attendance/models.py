@@ -140,7 +140,8 @@ class PunchCorrection(Base):
     punch_state: Mapped[int | None] = mapped_column(SmallInteger, info=_att())
     reason: Mapped[str] = mapped_column(String(24), info=_att())
     # What the employee or HR said; stays with the correction, never in the operation log.
-    note: Mapped[str | None] = mapped_column(String(500), info=_att())
+    # Free text may name anyone: an erasure empties it (the correction itself is kept).
+    note: Mapped[str | None] = mapped_column(String(500), info=_att(Erasure.ANONYMIZE))
     request_id: Mapped[int | None] = mapped_column(
         ForeignKey("subject_requests.id", ondelete="SET NULL"), info=_att()
     )

@@ -68,11 +68,16 @@ TEMPLATES = {
     1: b"\x4d\x98SS21\x00\x00QZ-CANARY-FINGER-1-" + bytes(range(150)) + b"\x5a",
 }
 CONTROL_TEMPLATE = b"\x4d\x98SS21\x00\x00CONTROL-FINGER-" + bytes(range(140)) + b"\x5a"
-DELETED_OR_ANONYMIZED = [
-    CANARY[k].encode()
-    for k in ("given_name", "family_name", "device_name", "email", "phone", "card_number")
-] + [t[8:30] for t in TEMPLATES.values()]
-KEPT_RESTRICTED = [CANARY["evidence_ref"].encode(), CANARY["note"].encode()]
+# The correction's note is free text: anonymized, though the correction itself is kept.
+DELETED_OR_ANONYMIZED = (
+    [
+        CANARY[k].encode()
+        for k in ("given_name", "family_name", "device_name", "email", "phone", "card_number")
+    ]
+    + [t[8:30] for t in TEMPLATES.values()]
+    + [CANARY["note"].encode()]
+)
+KEPT_RESTRICTED = [CANARY["evidence_ref"].encode()]
 
 
 @dataclass

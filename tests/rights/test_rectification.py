@@ -157,3 +157,35 @@ def test_a_punch_of_an_unmapped_pin_is_mapped_before_it_is_corrected(db: Session
         corrections.propose_correction(
             db, p.id, action="void", reason="duplicate", actor=actor(db, "hr4")
         )
+
+
+def test_a_correction_links_only_an_open_rectification_request_of_the_same_employee(
+    db: Session,
+) -> None:
+    from server.rights import services as register
+
+    rita, other = person(db, "64"), person(db, "65")
+    p = punch(db, rita, 0)
+    hr = actor(db, "hr5")
+    access = register.receive_request(db, employee_id=rita.id, kind="access", actor=hr)
+    theirs = register.receive_request(db, employee_id=other.id, kind="rectification", actor=hr)
+    closed = register.receive_request(db, employee_id=rita.id, kind="rectification", actor=hr)
+    register.refuse_request(
+        db,
+        closed.id,
+        reason="abuse_of_rights",
+        text_for_employee="Asked for the tenth time this week.",
+        actor=hr,
+    )
+    for wrong in (access.id, theirs.id, closed.id, 999_999):
+        with pytest.raises(ValidationError) as refused:
+            corrections.propose_correction(
+                db, p.id, action="void", reason="duplicate", request_id=wrong, actor=hr
+            )
+        assert refused.value.details["field"] == "request_id"
+    assert db.scalar(select(func.count()).select_from(PunchCorrection)) == 0
+    right = register.receive_request(db, employee_id=rita.id, kind="rectification", actor=hr)
+    made = corrections.propose_correction(
+        db, p.id, action="void", reason="duplicate", request_id=right.id, actor=hr
+    )
+    assert made.request_id == right.id
