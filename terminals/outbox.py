@@ -39,7 +39,7 @@ from server.devices.distribution import (
     withdrawal_progress,
 )
 from server.devices.models import CommandKind, CommandState, Terminal, TerminalCommand
-from server.employees.models import Employee
+from server.employees.models import Employee, EmployeeStatus
 from server.enrolment.models import BiometricTemplate
 from server.enrolment.services import open_templates
 from server.privacy.models import Consent
@@ -302,7 +302,12 @@ def _plan(
             if employee is None and plan.kind is CommandKind.ENROL and c.employee_id is not None:
                 # A terminal outside the employee's areas may still be where they enrol.
                 employee = db.get(Employee, c.employee_id)
-            if employee is None or employee.erased_at is not None:
+            if employee is None or not (
+                employee.status == EmployeeStatus.ACTIVE
+                and employee.restricted_at is None
+                and employee.erased_at is None
+            ):
+                # Terminated, restricted or erased since it was queued: nothing goes out.
                 plan.skip = "no longer belongs on this terminal"
             else:
                 plan.pin = pins.get(employee.id) or c.pin or employee.employee_code

@@ -278,6 +278,39 @@ def test_withdrawal_with_a_terminal_offline_completes_only_when_it_returns(
     assert actions.count("biometric.terminal_deleted") == 3
 
 
+def test_withdrawal_reaches_a_disabled_terminal_that_held_the_templates(
+    db: Session, site: dict[str, Any], kek: KeyEncryptionKey
+) -> None:
+    sims, terminals, ana = site["sims"], site["terminals"], site["ana"]
+    in_north(db, site, kek)
+    assert fingers_on(sims[1], "1001") == {0: LEFT, 1: RIGHT}
+    terminals[1].enabled = False  # taken out of service, templates still inside
+    db.commit()
+    result = vault.withdraw_biometric_consent(
+        db,
+        ana.id,
+        withdrawn_at=utcnow(),
+        method="signed_paper",
+        evidence_ref="scan-10",
+        actor=ACTOR,
+    )
+    db.commit()
+    assert result.terminal_deletions == 3  # the disabled one too
+    for t in (terminals[0], terminals[2]):
+        drain(db, t, kek)
+    progress = distribution.withdrawal_progress(db, result.reference or "")
+    assert (progress.completed, progress.waiting_on) == (False, [terminals[1].serial_number])
+    assert fingers_on(sims[1], "1001") == {0: LEFT, 1: RIGHT}
+
+    terminals[1].enabled = True  # back in service: its delete runs first
+    db.commit()
+    drain(db, terminals[1], kek)
+    assert fingers_on(sims[1], "1001") == {}
+    assert distribution.withdrawal_progress(db, result.reference or "").completed
+    consent_row = db.scalars(select(Consent).where(Consent.employee_id == ana.id)).one()
+    assert consent_row.terminals_cleared_at is not None
+
+
 @pytest.mark.parametrize("case", ["no_consent", "superseded_notice", "minor_without_guardian"])
 def test_a_template_enrolled_at_a_terminal_without_lawful_consent_is_refused_and_deleted(
     db: Session,
@@ -444,6 +477,33 @@ def test_remote_enrolment_stores_through_the_gate_and_distributes(
     assert failed.state == "failed"
     assert "did not complete" in (failed.last_error or "")
     assert 5 not in fingers_on(sims[0], "1001")
+
+
+def test_an_enrolment_queued_before_a_restriction_never_reaches_the_sensor(
+    db: Session, site: dict[str, Any], kek: KeyEncryptionKey
+) -> None:
+    from server.rights.restriction import GROUNDS, restrict_employee
+
+    sims, terminals, ana = site["sims"], site["terminals"], site["ana"]
+    in_north(db, site, kek)
+    sims[0].sensor.append(STRAY)  # a finger is waiting at the sensor
+    command = distribution.queue_enrolment(db, ana.id, terminals[0].id, 3, actor=ACTOR)
+    db.commit()
+    restrict_employee(db, ana.id, reason=sorted(GROUNDS)[0], actor=ACTOR)
+    db.commit()
+    drain(db, terminals[0], kek)
+    db.refresh(command)
+    assert command.state in ("done", "superseded")
+    assert (command.outcome or {}).get("skipped") or command.state == "superseded"
+    assert 3 not in fingers_on(sims[0], "1001")
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(BiometricTemplate)
+            .where(BiometricTemplate.employee_id == ana.id, BiometricTemplate.template_index == 3)
+        )
+        == 0
+    )
 
 
 def test_a_pin_a_black_and_white_model_cannot_hold_fails_for_good_with_a_reason(
