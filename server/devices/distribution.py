@@ -467,10 +467,13 @@ def withdrawal_reference(consent_id: int) -> str:
 def queue_template_deletion(
     db: Session, employee: Employee, *, cause: str, reference: str | None
 ) -> list[TerminalCommand]:
-    """Delete every template of the employee on every binary terminal (withdrawal, erasure)."""
+    """Delete every template of the employee on every binary terminal that may hold them
+    (withdrawal): every enabled one, and every one that ever held them, enabled or not
+    (:func:`holding_terminals`). A disabled terminal's delete waits until it is enabled, and
+    the withdrawal stays open until then: the templates are still in it."""
     return _queue_each(
         db,
-        binary_terminals(db),
+        [t for t in holding_terminals(db, employee.id).terminals if t.transport in BINARY],
         CommandKind.DELETE_TEMPLATES,
         employee,
         cause=cause,
