@@ -510,6 +510,17 @@ def _record(
                 db, terminal, result.users, result.templates, kek=kek, actor=actor, now=now
             )
             outcome.update({"stored": absorbed.stored, "refused": absorbed.refused})
+        if (
+            result.state is CommandState.DONE
+            and plan.kind is CommandKind.DELETE_USER
+            and (command.reference or "").startswith("erasure:")
+        ):
+            # A terminal cannot delete one person's attendance records: its next sync
+            # reads the whole log into Rollcall and clears it; the erasure waits for that.
+            if terminal.log_clear_requested_at is None:
+                terminal.log_clear_requested_at = now
+            terminal.next_attempt_at = now
+            outcome["log_clear_asked"] = True
         command.state = result.state.value
         command.outcome = outcome or None
         command.last_error = result.error

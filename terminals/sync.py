@@ -390,6 +390,11 @@ def _sync(
             else:
                 logger.warning("terminal %s: clock off by %.0f s", terminal.serial_number, offset)
         terminal.clock_offset_s = round(offset, 1)
+        # Clearing the log: at every sync when the terminal is set so, or once when an
+        # erasure asked for it (a terminal cannot delete one person's records).
+        clearing = terminal.clear_after_sync or terminal.log_clear_requested_at is not None
+        if clearing and sizes.records == 0:
+            _log_cleared(terminal, now)  # nothing in it: as good as cleared
         unchanged = (
             not force
             and terminal.last_success_at is not None
@@ -397,7 +402,7 @@ def _sync(
             and sizes.users == terminal.last_user_count
             and sizes.fingers == terminal.last_template_count
             # A log left uncleared last time (it moved under us) still needs clearing.
-            and not (terminal.clear_after_sync and sizes.records > 0)
+            and not (clearing and sizes.records > 0)
         )
         if unchanged:
             run.status = "unchanged"
@@ -410,7 +415,7 @@ def _sync(
                 sizes.records,
                 sizes.records_capacity,
             )
-        if terminal.clear_after_sync:
+        if clearing:
             # Nobody can punch while we read and clear: nothing falls between the two.
             client.disable()
         users = client.users()
@@ -431,7 +436,7 @@ def _sync(
         run.punches_new, run.punches_duplicate = counts.new, counts.duplicate
         run.punches_quarantined = counts.quarantined
         record_count = len(punches)
-        if terminal.clear_after_sync and punches:
+        if clearing and punches:
             # Everything read is committed (ingest commits each batch). Clear only if the
             # log still holds exactly what we read.
             now_count = client.sizes().records
@@ -439,6 +444,7 @@ def _sync(
                 client.clear_punches()
                 run.cleared = True
                 record_count = 0
+                _log_cleared(terminal, now)
             else:
                 logger.warning(
                     "terminal %s: %d records before clearing, %d read; not cleared",
@@ -459,6 +465,13 @@ def _sync(
         terminal.firmware = info.firmware or terminal.firmware
         remember_layouts(terminal, client)
         run.status = "ok"
+
+
+def _log_cleared(terminal: Terminal, now: datetime) -> None:
+    if terminal.log_clear_requested_at is not None:
+        logger.info("terminal %s: attendance log cleared, as asked", terminal.serial_number)
+    terminal.log_cleared_at = now
+    terminal.log_clear_requested_at = None
 
 
 def remember_layouts(terminal: Terminal, client: TerminalClient) -> None:

@@ -250,8 +250,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                         "serial_number": {"type": "string"},
                         "state": {
                             "type": "string",
-                            "description": "pending, retrying, done (confirmed), removed "
-                            "(no longer in Rollcall) or unconfirmed (its PIN is unknown).",
+                            "description": "pending, retrying, clearing_log (deleted; its "
+                            "attendance log is cleared at its next sync), done (confirmed), "
+                            "removed (no longer in Rollcall) or unconfirmed (its PIN is "
+                            "unknown).",
                         },
                         "reason": {
                             "type": ["string", "null"],

@@ -64,6 +64,14 @@ class Terminal(Base):
     sync_interval_s: Mapped[int] = mapped_column(Integer, default=300, info=not_personal())
     clear_after_sync: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
     auto_set_clock: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
+    # A one-time clear of the attendance log, asked by an erasure (#7): the terminal keeps no
+    # way to delete one person's records, so its next sync reads the whole log into Rollcall
+    # and clears it, as ``clear_after_sync`` does at every sync. ``log_cleared_at``: when the
+    # log was last cleared (or found empty) by a sync.
+    log_clear_requested_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, info=not_personal()
+    )
+    log_cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, info=not_personal())
     # Punches dated before this are impossible for this terminal and are quarantined.
     installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, info=not_personal())
     # Health, updated by every sync run.

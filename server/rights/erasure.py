@@ -569,13 +569,30 @@ def _refresh_terminals(
         entry["reason"] = _why_waiting(terminal)
         if command is not None and command.state == CommandState.DONE.value:
             outcome = command.outcome or {}
+            deleted = command.completed_at.isoformat() if command.completed_at else None
+            counts = {
+                "user": outcome.get("user"),
+                "templates_deleted": int(outcome.get("templates_deleted", 0)),
+                "error": None,
+            }
+            asked = bool(outcome.get("log_clear_asked"))
+            if asked and terminal.log_clear_requested_at is not None:
+                # Deleted; the attendance log, which may hold their punches, is read into
+                # Rollcall and cleared at the terminal's next sync (the outbox asked).
+                entry.update(state="clearing_log", deleted_at=deleted, **counts)
+                if at_once:
+                    terminal.next_attempt_at = now  # the worker syncs it at once
+                continue
             entry.update(
                 state="done",
-                confirmed_at=command.completed_at.isoformat() if command.completed_at else None,
-                user=outcome.get("user"),
-                templates_deleted=int(outcome.get("templates_deleted", 0)),
+                confirmed_at=deleted,
+                log_cleared_at=(
+                    terminal.log_cleared_at.isoformat(timespec="seconds")
+                    if asked and terminal.log_cleared_at
+                    else None
+                ),
                 reason=None,
-                error=None,
+                **counts,
             )
             continue
         if command is None or command.state in (

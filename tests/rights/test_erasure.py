@@ -7,6 +7,7 @@ control employee is set up the same way and must come out unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -41,7 +42,7 @@ from server.rights import services as register
 from server.rights.access import build_access_package
 from server.rights.downloads import create_download
 from server.rights.models import ErasureRun, SubjectRequest
-from terminals.base import Endpoint
+from terminals.base import Endpoint, TerminalError
 from terminals.outbox import run_commands
 from terminals.simulator.server import SimulatedTerminal
 from terminals.sync import sync_terminal
@@ -107,8 +108,7 @@ def terminal_row(db: Session, sim: SimulatedTerminal) -> Terminal:
         transport="tcp",
         timezone=system_timezone(),
         encoding=sim.device.profile.encoding,
-        capabilities={},
-        clear_after_sync=True,
+        capabilities={},  # keeps its log (the default): the erasure has it cleared
     )
     db.add(terminal)
     db.flush()
@@ -240,14 +240,31 @@ def site(db: Session, simulator: Any, kek: KeyEncryptionKey) -> Site:
 def finish(
     sessions: sessionmaker[Session], db: Session, site: Site, kek: KeyEncryptionKey, data: Path
 ) -> erasure.ErasureOutcome:
-    """Run the erasure, let every terminal's outbox run, and run the erasure again."""
+    """Run the erasure, let every terminal's outbox run and then its sync (which clears
+    the log the delete asked to clear), and run the erasure again."""
     run = run_id(db, site)
     db.commit()  # SQLite: no transaction of ours held while the executor writes
     erasure.run_erasure(sessions, run, data_dir=data, actor=ACTOR)
-    for t in site.terminals:
-        drain(db, t, kek, clock=lambda: utcnow() + timedelta(hours=2))
-    db.commit()
+    settle(db, site.terminals, kek)
     return erasure.run_erasure(sessions, run, data_dir=data, actor=ACTOR)
+
+
+def settle(
+    db: Session,
+    terminals: list[Terminal],
+    kek: KeyEncryptionKey,
+    *,
+    later: timedelta = timedelta(hours=2),
+) -> None:
+    """What the worker does at its next passes: each terminal's outbox (``later`` than
+    now, so retries are due), then its sync, which clears the log an erasure asked for."""
+    for t in terminals:
+        drain(db, t, kek, clock=lambda: utcnow() + later)
+        db.commit()
+        if t.enabled:
+            with contextlib.suppress(TerminalError):  # offline: the worker tries again
+                sync_terminal(db, t, client(t))
+    db.commit()
 
 
 def run_id(db: Session, site: Site) -> int:
@@ -362,9 +379,19 @@ def test_a_terminal_offline_keeps_the_request_open_until_it_returns(
     site.sims[2].start()
     for hours in (2, 4, 8):  # the worker retries with backoff until the terminal answers
         drain(db, site.terminals[2], kek, clock=lambda h=hours: utcnow() + timedelta(hours=h))
+    assert site.sims[2].device.user_by_id(CODE) is None
+    # The user is gone; the attendance log, which holds their punches, is still to clear.
+    outcome = erasure.run_erasure(sessions, run.id, data_dir=tmp_path, actor=ACTOR)
+    assert outcome.waiting_on == [site.terminals[2].serial_number]
+    db.expire_all()
+    entry = db.get(ErasureRun, run.id).receipt["terminals"][site.terminals[2].serial_number]  # type: ignore[union-attr]
+    assert entry["state"] == "clearing_log"
+    assert site.sims[2].device.record_count > 0
+    synced = sync_terminal(db, site.terminals[2], client(site.terminals[2]))
+    assert synced.cleared  # read into Rollcall first, then cleared
+    assert site.sims[2].device.record_count == 0
     outcome = erasure.run_erasure(sessions, run.id, data_dir=tmp_path, actor=ACTOR)
     assert outcome.state == "completed"
-    assert site.sims[2].device.user_by_id(CODE) is None
     db.expire_all()
     assert db.get(ErasureRun, run.id).state == "completed"  # type: ignore[union-attr]
 
@@ -398,8 +425,7 @@ def test_a_crash_mid_erasure_resumes_without_repeating_or_skipping_a_step(
         pass
     else:  # the crash comes after the terminals confirmed
         assert outcome.state == "waiting_for_terminals"
-        for t in site.terminals:
-            drain(db, t, kek, clock=lambda: utcnow() + timedelta(hours=2))
+        settle(db, site.terminals, kek)  # deleted, and the logs cleared by the syncs
         with pytest.raises(CrashError):
             erasure.run_erasure(sessions, run.id, data_dir=tmp_path, actor=ACTOR, after_step=crash)
     db.expire_all()
@@ -621,8 +647,7 @@ def test_erased_values_are_in_no_byte_of_the_database_files_and_a_restore_replay
     outcomes = erasure.replay_tombstones(sessions, data_dir=data, actor=ACTOR)
     assert [o.state for o in outcomes] == ["waiting_for_terminals"]
     with sessions() as db:
-        for t in db.scalars(select(Terminal)):
-            drain(db, t, kek, clock=lambda: utcnow() + timedelta(hours=2))
+        settle(db, list(db.scalars(select(Terminal))), kek)
     assert erasure.resume_waiting(sessions, data_dir=data, actor=ACTOR)[0].state == "completed"
     with sessions() as db:
         assert db.get(Employee, site.sentinel.id).erased_at is not None  # type: ignore[union-attr]

@@ -30,7 +30,7 @@ from server.settings import load_settings
 from terminals.simulator.codec import Cmd
 from tests.conftest import is_postgres, run, system_timezone
 from tests.enrolment.helpers import ACTOR
-from tests.rights.test_erasure import CODE, Site, build_site, drain, run_id
+from tests.rights.test_erasure import CODE, Site, build_site, drain, run_id, settle
 
 LATER = timedelta(hours=2)
 PASSWORD = "correct horse battery"
@@ -76,7 +76,7 @@ def test_a_disabled_terminal_gets_the_delete_and_the_request_waits_for_it(
     db.commit()
     run = start(db, sessions, site, tmp_path)
     for t in site.terminals[:2]:  # the worker runs enabled terminals only
-        drain(db, t, kek, clock=lambda: utcnow() + LATER)
+        settle(db, [t], kek, later=LATER)
     db.commit()
     outcome = erasure.run_erasure(sessions, run, data_dir=tmp_path, actor=ACTOR)
     assert outcome.state == "waiting_for_terminals"
@@ -95,7 +95,7 @@ def test_a_disabled_terminal_gets_the_delete_and_the_request_waits_for_it(
 
     off.enabled = True  # back on: the worker runs its delete
     db.commit()
-    drain(db, off, kek, clock=lambda: utcnow() + LATER)
+    settle(db, [off], kek, later=LATER)
     db.commit()
     outcome = erasure.run_erasure(sessions, run, data_dir=tmp_path, actor=ACTOR)
     assert outcome.state == "completed"
@@ -127,7 +127,7 @@ def test_a_push_terminal_that_held_the_employee_is_listed_as_waiting_with_its_re
     db.commit()
     run = start(db, sessions, site, tmp_path)
     for t in site.terminals:
-        drain(db, t, kek, clock=lambda: utcnow() + LATER)
+        settle(db, [t], kek, later=LATER)
     db.commit()
     outcome = erasure.run_erasure(sessions, run, data_dir=tmp_path, actor=ACTOR)
     assert outcome.state == "waiting_for_terminals"
@@ -152,7 +152,7 @@ def test_a_terminal_deleted_from_rollcall_is_recorded_in_the_receipt_instead_of_
         "removed",
         "not_registered",
     )
-    drain(db, site.terminals[1], kek, clock=lambda: utcnow() + LATER)
+    settle(db, [site.terminals[1]], kek, later=LATER)
     gone_during = site.terminals[2].serial_number  # removed while the erasure waited for it
     db.execute(delete(Terminal).where(Terminal.id == site.terminals[2].id))
     db.commit()
@@ -175,7 +175,7 @@ def test_a_terminal_that_refuses_the_delete_once_is_asked_again_until_it_accepts
     site.sims[1].faults.fail_command(Cmd.DELETE_USER, times=1)
     run = start(db, sessions, site, tmp_path)
     for t in site.terminals:
-        drain(db, t, kek, clock=lambda: utcnow() + LATER)
+        settle(db, [t], kek, later=LATER)
     db.commit()
     outcome = erasure.run_erasure(sessions, run, data_dir=tmp_path, actor=ACTOR)
     assert outcome.waiting_on == [stubborn.serial_number]
@@ -183,7 +183,7 @@ def test_a_terminal_that_refuses_the_delete_once_is_asked_again_until_it_accepts
     assert entry["state"] == "retrying"
     assert "refused" in entry["error"]  # what the terminal answered, for the admin
     # The worker tries again after the backoff; the terminal accepts now.
-    drain(db, stubborn, kek, clock=lambda: utcnow() + 2 * LATER)
+    settle(db, [stubborn], kek, later=2 * LATER)
     db.commit()
     outcome = erasure.run_erasure(sessions, run, data_dir=tmp_path, actor=ACTOR)
     assert outcome.state == "completed"
@@ -195,7 +195,7 @@ def test_a_delete_the_outbox_gave_up_on_is_queued_again_and_an_admin_can_retry_i
 ) -> None:
     run = start(db, sessions, site, tmp_path)
     for t in site.terminals[:2]:
-        drain(db, t, kek, clock=lambda: utcnow() + LATER)
+        settle(db, [t], kek, later=LATER)
     stubborn = site.terminals[2]
     first = receipt(db, run)["terminals"][stubborn.serial_number]["command"]
     # The outbox marks a command failed when it can never succeed as asked.
@@ -224,7 +224,7 @@ def test_a_delete_the_outbox_gave_up_on_is_queued_again_and_an_admin_can_retry_i
     # ... unless an admin asks again now.
     assert erasure.retry_terminal_deletes(db, run, actor=ACTOR) == [stubborn.serial_number]
     db.commit()
-    drain(db, stubborn, kek)
+    settle(db, [stubborn], kek, later=timedelta(0))
     db.commit()
     outcome = erasure.run_erasure(sessions, run, data_dir=tmp_path, actor=ACTOR)
     assert outcome.state == "completed"
@@ -246,7 +246,7 @@ def test_resume_erasure_starts_or_asks_the_terminals_again(
     assert again.id == run.id
     db.commit()
     for t in site.terminals:
-        drain(db, t, kek)  # due now, no waiting for a backoff
+        settle(db, [t], kek, later=timedelta(0))  # due now, no backoff
     db.commit()
     assert erasure.run_erasure(sessions, run.id, data_dir=tmp_path, actor=ACTOR).state == (
         "completed"

@@ -180,6 +180,51 @@ def test_clearing_happens_only_after_commit_and_keeps_punches_made_meanwhile(
     assert term.device.enabled
 
 
+def test_a_requested_clear_reads_everything_first_clears_once_and_keeps_later_punches(
+    db: Session, setup: Callable[..., tuple[Any, Any]]
+) -> None:
+    # An erasure asks a terminal that keeps its log to clear it once (#7).
+    term, row = setup(users=10, records=300)
+    first = sync_terminal(db, row, client_for(term, row))
+    assert not first.cleared
+    assert term.device.record_count == 300  # kept: the terminal is not set to clear
+    asked = datetime.now(UTC) - timedelta(seconds=1)
+    row.log_clear_requested_at = asked
+    db.commit()
+    term.faults.add_punches_after_read(3)  # someone punches between read and clear
+    second = sync_terminal(db, row, client_for(term, row))
+    assert not second.cleared  # the log moved: not cleared, still asked
+    assert row.log_clear_requested_at == asked
+    assert term.device.record_count == 303
+    third = sync_terminal(db, row, client_for(term, row))
+    assert third.cleared
+    assert term.device.record_count == 0
+    assert count(db, term.serial) == 303  # every punch reached Rollcall before the clear
+    assert row.log_clear_requested_at is None
+    assert row.log_cleared_at is not None
+    assert row.log_cleared_at >= asked
+    assert term.device.enabled
+    # Once: later punches stay on the terminal as before.
+    pin = sorted(stored(db, term.serial))[0][0]
+    term.device.add_punch(pin)
+    fourth = sync_terminal(db, row, client_for(term, row))
+    assert not fourth.cleared
+    assert term.device.record_count == 1
+    assert count(db, term.serial) == 304
+
+
+def test_a_requested_clear_of_an_empty_log_is_done_at_once(
+    db: Session, setup: Callable[..., tuple[Any, Any]]
+) -> None:
+    term, row = setup(users=3, records=0)
+    row.log_clear_requested_at = datetime.now(UTC)
+    db.commit()
+    run = sync_terminal(db, row, client_for(term, row))
+    assert not run.cleared  # nothing to clear
+    assert row.log_clear_requested_at is None
+    assert row.log_cleared_at is not None
+
+
 def test_punches_made_during_a_transfer_arrive_with_the_next_sync(
     db: Session, setup: Callable[..., tuple[Any, Any]]
 ) -> None:
