@@ -703,6 +703,21 @@ def export_rows(
 
     ``between_batches`` runs after each batch is read; the web view ends its read
     transaction there, so a long export never holds SQLite's lock against the worker."""
+    try:
+        yield from _export_batches(db, plan, batch, between_batches)
+    finally:
+        # The last (empty) read, or a download cut short, must not leave a transaction
+        # open: on SQLite it would hold the write lock for as long as the session lives.
+        if between_batches is not None:
+            between_batches()
+
+
+def _export_batches(
+    db: Session,
+    plan: ExportPlan,
+    batch: int,
+    between_batches: Callable[[], None] | None,
+) -> Iterator[tuple[Any, ...]]:
     cursor: Cursor | None = None
     employees: dict[int, tuple[str, str, str, str]] = {}
     departments = {d.id: d.code for d in db.scalars(select(Department))}

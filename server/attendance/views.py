@@ -8,6 +8,7 @@ export. Every export is in the operation log with its filters and row count.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +27,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from server.attendance import corrections, exporting, services
@@ -477,6 +479,16 @@ def reject(correction_id: int) -> ResponseReturnValue:
 
 
 # --------------------------------------------------------------------------- exports
+def _closing(db: Session, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """A streamed body that ends its session when the download ends or is cut short: the
+    request's teardown may have run before the last chunk."""
+    try:
+        yield from chunks
+    finally:
+        db.rollback()
+        db.close()
+
+
 @bp.post("/export")
 @require_role(*EXPORTERS)
 def export() -> ResponseReturnValue:
@@ -510,7 +522,9 @@ def export() -> ResponseReturnValue:
     if plan.format is services.ExportFormat.CSV:
         headers["Content-Disposition"] = f'attachment; filename="punches-{stamp}.csv"'
         # The context (and the request's session) lives while the body is written.
-        body: Any = stream_with_context(exporting.csv_chunks(services.EXPORT_HEADER, rows))
+        body: Any = stream_with_context(
+            _closing(db, exporting.csv_chunks(services.EXPORT_HEADER, rows))
+        )
         return Response(body, mimetype="text/csv; charset=utf-8", headers=headers)
     handle = exporting.write_xlsx(services.EXPORT_HEADER, rows, title="punches")
     db.rollback()
