@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -187,12 +188,43 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+# What a page says for an HTTP error, in the reader's language: werkzeug's descriptions
+# are English (#6 review). The JSON ``error`` code still comes from werkzeug's name.
+HTTP_ERRORS: dict[int, tuple[object, object]] = {
+    400: (
+        _l("Bad request"),
+        _l("The request could not be understood. Reload the page and try again."),
+    ),
+    403: (_l("Not allowed"), _l("Your account may not open this page or do this.")),
+    404: (
+        _l("Not found"),
+        _l("There is nothing at this address. It may have been removed, or the link is wrong."),
+    ),
+    405: (_l("Not allowed here"), _l("This address does not accept this kind of request.")),
+    409: (
+        _l("Conflict"),
+        _l("This conflicts with a change made in the meantime. Reload the page and try again."),
+    ),
+    413: (_l("Too large"), _l("What was sent is too large.")),
+    422: (
+        _l("Cannot be processed"),
+        _l("What was sent could not be processed. Check it and try again."),
+    ),
+    429: (
+        _l("Too many requests"),
+        _l("Too many requests in a short time. Wait a moment and try again."),
+    ),
+    500: (_l("Server error"), _l("Something went wrong; the log has the details.")),
+}
+
+
 def _error_response(
     status: int, code: str, message: str, details: dict[str, Any] | None = None
 ) -> ResponseReturnValue:
     if _wants_json():
         return jsonify({"error": code, "message": message, "details": details or {}}), status
-    return render_template("error.html", status=status, message=message), status
+    title = HTTP_ERRORS[status][0] if status in HTTP_ERRORS else None
+    return render_template("error.html", status=status, title=title, message=message), status
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -209,9 +241,16 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
         code = (exc.name or "error").lower().replace(" ", "_")
-        return _error_response(exc.code or 500, code, exc.description or exc.name)
+        status = exc.code or 500
+        # Never werkzeug's English description, nor an English one given to abort():
+        # the reader gets the status's own message, or a general one.
+        if status in HTTP_ERRORS:
+            message = str(HTTP_ERRORS[status][1])
+        else:
+            message = _("The request could not be completed (HTTP %(status)s).", status=status)
+        return _error_response(status, code, message)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:
         logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-        return _error_response(500, "internal", _("Something went wrong; the log has the details."))
+        return _error_response(500, "internal", str(HTTP_ERRORS[500][1]))

@@ -14,13 +14,17 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Blueprint, Flask, has_request_context, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
 
 from server.web import current_account, get_session, local_path, settings
 
@@ -35,6 +39,85 @@ _COOKIE_AGE = 365 * 24 * 3600
 
 babel = Babel()
 bp = Blueprint("i18n", __name__)
+
+# Stored codes that pages show and no form or view names yet (#6 review). Those that one
+# does (punch source, state, verify type, request kind, consent method...) are reused from
+# there by :func:`label`, never copied.
+CONSENT_REFUSAL_LABELS = {
+    "biometrics_disabled": _l("Biometrics are switched off in Settings"),
+    "no_date_of_birth": _l("The date of birth is missing, so the minors rule cannot be checked"),
+    "no_consent": _l("No consent to the notice in force"),
+    "withdrawn": _l("Consent was withdrawn"),
+    "superseded_notice": _l("Consent was given to an earlier notice"),
+    "minor_without_guardian": _l("A minor without a guardian's consent"),
+}
+TEMPLATE_KIND_LABELS = {"finger": _l("fingerprint"), "face": _l("face")}
+COMMAND_KIND_LABELS = {
+    "put_user": _l("Write the user"),
+    "delete_user": _l("Delete the user"),
+    "delete_templates": _l("Delete templates"),
+    "enrol": _l("Enrol at the terminal"),
+    "reconcile": _l("Compare with Rollcall"),
+}
+COMMAND_CAUSE_LABELS = {
+    "employee_changed": _l("employee changed"),
+    "terminated": _l("employment ended"),
+    "erasure": _l("erasure"),
+    "restricted": _l("processing restricted"),
+    "restriction_lifted": _l("restriction lifted"),
+    "area_change": _l("areas changed"),
+    "area_moved": _l("area moved"),
+    "enrolment": _l("enrolment"),
+    "template_enrolled": _l("template enrolled"),
+    "consent_refused": _l("no consent"),
+    "withdrawal": _l("consent withdrawn"),
+    "reconcile": _l("comparison"),
+    "schedule": _l("scheduled"),
+}
+SYNC_STATUS_LABELS = {
+    "running": _l("running"),
+    "ok": _l("ok"),
+    "unchanged": _l("unchanged"),
+    "failed": _l("failed"),
+}
+SYNC_TRIGGER_LABELS = {
+    "schedule": _l("scheduled"),
+    "manual": _l("by hand"),
+    "realtime": _l("real time"),
+}
+
+
+@cache
+def _label_groups() -> dict[str, Mapping[Any, object]]:
+    # Imported on first use: those views import most of the app, built after this module.
+    from server.attendance.forms import SOURCE_LABELS, STATE_LABELS, VERIFY_LABELS
+    from server.privacy.views import METHOD_LABELS
+    from server.rights.views import GROUND_LABELS, KIND_LABELS, REFUSAL_LABELS
+
+    return {
+        "punch_source": SOURCE_LABELS,
+        "punch_state": STATE_LABELS,
+        "verify_type": VERIFY_LABELS,
+        "consent_refusal": CONSENT_REFUSAL_LABELS,
+        "consent_method": METHOD_LABELS,
+        "template_kind": TEMPLATE_KIND_LABELS,
+        "request_kind": KIND_LABELS,
+        "request_refusal": REFUSAL_LABELS,
+        "restriction_ground": GROUND_LABELS,
+        "command_kind": COMMAND_KIND_LABELS,
+        "command_cause": COMMAND_CAUSE_LABELS,
+        "sync_status": SYNC_STATUS_LABELS,
+        "sync_trigger": SYNC_TRIGGER_LABELS,
+    }
+
+
+def label(group: str, value: object) -> object:
+    """A stored code as the reader names it (template global): ``label('punch_source', 'pull')``.
+
+    A code with no label yet is shown as it is rather than hidden; an unknown group is a
+    mistake in a template and raises ``KeyError``.
+    """
+    return _label_groups()[group].get(value, value)
 
 
 def normalize_locale(value: str | None) -> str | None:
@@ -130,6 +213,8 @@ def init_app(app: Flask) -> None:
             "html_lang": html_lang,
             "current_locale": current_code,
         }
+
+    app.add_template_global(label)
 
 
 def _back(target: str | None) -> str:

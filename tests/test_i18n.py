@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from babel.messages.catalog import Catalog
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 from sqlalchemy.orm import Session
@@ -96,7 +97,7 @@ def test_language_tags_map_to_the_catalogs_we_ship() -> None:
     assert normalize_locale(None) is None
 
 
-def _extract(tmp_path: Path) -> set[str]:
+def _extract(tmp_path: Path) -> Catalog:
     pot = tmp_path / "messages.pot"
     CommandLineInterface().run(
         [
@@ -114,27 +115,71 @@ def _extract(tmp_path: Path) -> set[str]:
         ]
     )
     with pot.open("rb") as f:
-        return {m.id for m in read_po(f) if m.id and isinstance(m.id, str)}
+        return read_po(f)
 
 
 _PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]")
+
+
+def _translation_problems(wanted: Catalog, catalog: Catalog) -> list[str]:
+    """What ``catalog`` lacks for the strings in ``wanted``; empty when all is well.
+
+    A plural entry (``ngettext``; its msgid is a (singular, plural) pair) needs the same
+    plural msgid and every form filled in; Chinese has one form, used for every count, so
+    it carries the plural's placeholders (#6 review).
+    """
+    problems = []
+    for message in wanted:
+        if not message.id:
+            continue
+        key = message.id if isinstance(message.id, str) else message.id[0]
+        found = catalog.get(key)
+        if found is None or found.fuzzy:
+            problems.append(f"untranslated: {message.id!r}")
+            continue
+        if found.id != message.id:  # a plural translated as a plain string, or the reverse
+            problems.append(f"not the same msgid: {message.id!r}")
+            continue
+        forms = [found.string] if isinstance(found.string, str) else list(found.string)
+        if isinstance(message.id, str):
+            placeholders = _PLACEHOLDER.findall(message.id)
+        else:
+            forms += [""] * (catalog.num_plurals - len(forms))
+            placeholders = _PLACEHOLDER.findall(message.id[1])
+        for text in forms:
+            if not text:
+                problems.append(f"untranslated: {message.id!r}")
+            elif sorted(_PLACEHOLDER.findall(text)) != sorted(placeholders):
+                problems.append(f"placeholders differ: {message.id!r}")
+    return problems
 
 
 def test_every_interface_string_has_a_chinese_translation(tmp_path: Path) -> None:
     """A string added with _() but not translated fails here: run the README's steps."""
     wanted = _extract(tmp_path)
     assert "Sign in" in wanted  # the extraction itself works
+    assert "%(num)d employee" in wanted  # and finds ngettext in templates
     with (TRANSLATIONS / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po").open("rb") as f:
         catalog = read_po(f, locale="zh_CN")
-    translated = {m.id: m for m in catalog if m.id and isinstance(m.id, str)}
-    missing = sorted(s for s in wanted if s not in translated or not translated[s].string)
-    assert not missing, f"untranslated (see README, Translations): {missing[:10]}"
-    fuzzy = sorted(m.id for m in translated.values() if m.fuzzy)
+    problems = _translation_problems(wanted, catalog)
+    assert not problems, f"see README, Translations: {problems[:10]}"
+    fuzzy = sorted(str(m.id) for m in catalog if m.id and m.fuzzy)
     assert not fuzzy, f"fuzzy translations to review: {fuzzy[:10]}"
-    for msgid in wanted:
-        text = translated[msgid].string
-        assert isinstance(text, str)
-        assert sorted(_PLACEHOLDER.findall(msgid)) == sorted(_PLACEHOLDER.findall(text)), msgid
+
+
+def test_an_untranslated_plural_is_caught() -> None:
+    wanted = Catalog()
+    wanted.add(("%(num)d employee", "%(num)d employees"), flags=("python-format",))
+    catalog = Catalog(locale="zh_CN")
+    catalog.add(("%(num)d employee", "%(num)d employees"), ("",))
+    assert _translation_problems(wanted, catalog)
+    assert _translation_problems(wanted, Catalog(locale="zh_CN"))  # missing altogether
+    catalog = Catalog(locale="zh_CN")
+    catalog.add(("%(num)d employee", "%(num)d employees"), ("员工",))
+    assert _translation_problems(wanted, catalog)  # the count was dropped
+    catalog = Catalog(locale="zh_CN")
+    catalog.add(("%(num)d employee", "%(num)d employees"), ("%(num)d 名员工",))
+    assert _translation_problems(wanted, catalog) == []
 
 
 def test_catalogs_are_compiled_when_missing_or_stale(tmp_path: Path) -> None:

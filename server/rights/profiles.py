@@ -12,11 +12,14 @@ import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
 
 @dataclass(frozen=True, slots=True)
 class DeadlineProfile:
     key: str
-    label: str
+    label: LazyString  # read in the reader's language (#6 review)
     months: int = 0
     days: int = 0
     # How much longer the answer may take, with reasons told to the employee before the
@@ -29,11 +32,14 @@ PROFILES: dict[str, DeadlineProfile] = {
     p.key: p
     for p in (
         DeadlineProfile(
-            "gdpr", "EU GDPR art. 12(3): one month, extendable by two", months=1, extension_months=2
+            "gdpr",
+            _l("EU GDPR art. 12(3): one month, extendable by two"),
+            months=1,
+            extension_months=2,
         ),
-        DeadlineProfile("pipl", "China PIPL / GB/T 35273 §8.7: 30 days", days=30),
-        DeadlineProfile("lgpd", "Brazil LGPD art. 19: 15 days", days=15),
-        DeadlineProfile("custom", "Organization policy: 7 days", days=7, remind_days_before=2),
+        DeadlineProfile("pipl", _l("China PIPL / GB/T 35273 §8.7: 30 days"), days=30),
+        DeadlineProfile("lgpd", _l("Brazil LGPD art. 19: 15 days"), days=15),
+        DeadlineProfile("custom", _l("Organization policy: 7 days"), days=7, remind_days_before=2),
     )
 }
 

@@ -169,7 +169,7 @@ def test_alerts_name_what_needs_a_hand(
     assert "Drifty" in alerts
     assert "+900 s" in alerts
     assert "Broken" in alerts
-    assert "1 data-subject requests overdue" in alerts
+    assert "1 data-subject request overdue" in alerts
     assert _figure(page, "terminals") == 2
     assert "1 online" in page
     assert "1 offline" in page
@@ -256,7 +256,7 @@ def test_a_scoped_account_is_alerted_only_about_its_departments(
     client.post("/logout", data={"csrf_token": page_token(client, "/")})
     sign_in("hr_manager", departments=(world.departments["plant"],))
     alerts = client.get("/").get_data(as_text=True).split('id="alerts"')[1].split("</section>")[0]
-    assert "1 quarantined punches" in alerts  # Ana's, in Assembly under Plant
+    assert "1 quarantined punch</a>" in alerts  # Ana's, in Assembly under Plant
     assert 'data-alert="unassigned-pins"' not in alerts
 
 
@@ -313,7 +313,7 @@ def test_corrections_waiting_for_approval_are_an_alert_within_scope(
     db.commit()
     page = client.get("/").get_data(as_text=True)
     alert = page.split('data-alert="corrections"')[1].split("</li>")[0]
-    assert "1 punch corrections wait for approval" in alert
+    assert "1 punch correction waits for approval" in alert
     assert "/punches/corrections" in alert
     board = services.build_dashboard(db, zone=BERLIN, scope=frozenset({999}), with_requests=False)
     assert board.alerts.corrections_to_decide == 0  # Ana is in no department of that scope
