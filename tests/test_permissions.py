@@ -149,6 +149,8 @@ POLICY: dict[str, frozenset[str] | str] = {
     "api.access_package": PRIVACY,
     "api.erase": PRIVACY,
     "api.get_erasure": PRIVACY_READ,
+    "api.restrict": PRIVACY,
+    "api.lift": PRIVACY,
     "api.retry_erasure": PRIVACY,
     "api.confirm_terminal": PRIVACY,
     "api.erasure_receipt": PRIVACY_READ,

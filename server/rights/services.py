@@ -11,6 +11,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -331,6 +332,15 @@ def refuse_request(
             ),
             details={"status": req.status},
         )
+    if _package_given(db, req):
+        raise ConflictError(
+            _(
+                "Request %(id)s cannot be refused: the employee's package was prepared for "
+                "it. Complete it instead.",
+                id=req.id,
+            ),
+            details={"status": req.status},
+        )
     if not reason:
         raise ValidationError(_("A refusal needs its legal ground."), details={"field": "reason"})
     try:
@@ -366,10 +376,71 @@ def wait_for_terminals(db: Session, request_id: int, *, actor: Actor) -> Subject
     return req
 
 
+def _package_given(db: Session, req: SubjectRequest) -> bool:
+    from server.rights.models import Download
+
+    return db.scalar(select(Download.id).where(Download.request_id == req.id).limit(1)) is not None
+
+
+def _restriction_applied(db: Session, req: SubjectRequest) -> bool:
+    from server.audit.models import AuditEvent
+
+    events: list[dict[str, Any] | None] = list(
+        db.scalars(
+            select(AuditEvent.details).where(
+                AuditEvent.action == "employee.restricted",
+                AuditEvent.subject_employee_id == req.employee_id,
+            )
+        )
+    )
+    return any((d or {}).get("request") == req.id for d in events)
+
+
+def _require_answered(db: Session, req: SubjectRequest) -> None:
+    """A request whose answer Rollcall makes is complete only once it is made: an erasure
+    request by its erasure's receipt, an access or copy request by its package, a
+    restriction request by the restriction. Others are answered outside Rollcall's
+    actions (a rectification, a withdrawal, an objection) and the officer says when."""
+    kind = RequestKind(req.kind)
+    if kind == RequestKind.ERASURE:
+        run = erasure_run_of(db, req.id)
+        if run is None or run.receipt_digest is None:
+            raise ConflictError(
+                _("An erasure request completes when its erasure does."),
+                details={"answered": False},
+            )
+    elif kind in (RequestKind.ACCESS, RequestKind.COPY) and not _package_given(db, req):
+        raise ConflictError(
+            _("Prepare the employee's package before completing the request."),
+            details={"answered": False},
+        )
+    elif kind == RequestKind.RESTRICTION and not _restriction_applied(db, req):
+        raise ConflictError(
+            _("Restrict processing before completing the request."),
+            details={"answered": False},
+        )
+
+
+def is_answered(db: Session, req: SubjectRequest) -> bool:
+    """Whether :func:`complete_request` would accept the request's answer as made."""
+    try:
+        _require_answered(db, req)
+    except ConflictError:
+        return False
+    return True
+
+
+def package_given(db: Session, req: SubjectRequest) -> bool:
+    """Whether the employee's package was prepared for this request (then it is not
+    refused)."""
+    return _package_given(db, req)
+
+
 def complete_request(db: Session, request_id: int, *, actor: Actor) -> SubjectRequest:
     req = _get(db, request_id)
     _require_verified(req, action="completed")
     _require(req, *WORKING, action="completed")
+    _require_answered(db, req)
     req.status = RequestStatus.COMPLETED
     req.closed_at = utcnow()
     db.flush()

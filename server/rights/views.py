@@ -244,6 +244,8 @@ def show(request_id: int) -> ResponseReturnValue:
         employee=employee,
         run=run,
         hand_accounts=hand_accounts,
+        answered=register.is_answered(db, req),
+        package_given=register.package_given(db, req),
         hand_labels=HAND_LABELS,
         receipt_ok=erasure.verify_receipt(db, run.id) if run and run.receipt_digest else None,
         history=history,
@@ -403,9 +405,12 @@ def restrict(request_id: int) -> ResponseReturnValue:
 @require_role(*ACT)
 def lift(request_id: int) -> ResponseReturnValue:
     def work(db: Session, req: SubjectRequest) -> object:
-        register.require_work(
-            db, request_id, kinds=(RequestKind.RESTRICTION,), action="acted on (restriction)"
-        )
+        # Lifting ends what the request started: it may come after the request was
+        # completed (the restriction was its answer), not before the identity was checked.
+        if req.kind != RequestKind.RESTRICTION or req.identity_verified_at is None:
+            register.require_work(
+                db, request_id, kinds=(RequestKind.RESTRICTION,), action="acted on (restriction)"
+            )
         n = lift_restriction(
             db,
             req.employee_id,

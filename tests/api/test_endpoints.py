@@ -150,7 +150,7 @@ def test_a_request_goes_through_its_lifecycle_over_the_api(
     api: Api, issue_token: Callable[..., str], person: Employee, db: Session
 ) -> None:
     token = issue_token("privacy_officer")
-    created = api.post("/requests", token, json={"employee_id": person.id, "kind": "access"})
+    created = api.post("/requests", token, json={"employee_id": person.id, "kind": "rectification"})
     assert created.status_code == 201
     rid = created.get_json()["id"]
     assert created.get_json()["status"] == "received"

@@ -74,3 +74,58 @@ def test_an_erasure_request_is_not_refused_and_resumes_while_waiting(
     assert resumed.get_json()["waiting_on"] == ["OFFLINE1"]
     assert db.scalar(select(func.count()).select_from(ErasureRun)) == 1
     assert api.get(f"/requests/{req.id}", token).get_json()["status"] == "waiting_for_terminals"
+
+
+def test_an_erasure_request_is_not_completed_by_hand(
+    api: Api,
+    issue_token: Callable[..., str],
+    person: Employee,
+    db: Session,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+) -> None:
+    token = issue_token("privacy_officer")
+    rid = api.post("/requests", token, json={"employee_id": person.id, "kind": "erasure"})
+    rid = rid.get_json()["id"]
+    api.post(f"/requests/{rid}/verify-identity", token, json={"method": "in_person"})
+    api.post(f"/requests/{rid}/start", token)
+    done = api.post(f"/requests/{rid}/complete", token)
+    assert done.status_code == 409
+    assert done.get_json()["details"]["answered"] is False
+    db.expire_all()
+    assert db.get(Employee, person.id).erased_at is None  # type: ignore[union-attr]
+    assert api.get(f"/requests/{rid}", token).get_json()["status"] == "in_progress"
+    # nor one waiting for its terminals
+    waiting = waiting_erasure(db, sessions, person, settings.data_dir)
+    assert api.post(f"/requests/{waiting.id}/complete", token).status_code == 409
+    assert api.get(f"/requests/{waiting.id}", token).get_json()["status"] == (
+        "waiting_for_terminals"
+    )
+
+
+def test_a_restriction_is_applied_and_lifted_over_the_api(
+    api: Api, issue_token: Callable[..., str], person: Employee, db: Session
+) -> None:
+    token = issue_token("privacy_officer")
+    rid = api.post("/requests", token, json={"employee_id": person.id, "kind": "restriction"})
+    rid = rid.get_json()["id"]
+    early = api.post(f"/requests/{rid}/restrict", token, json={"ground": "accuracy_contested"})
+    assert early.status_code == 409  # identity first
+    api.post(f"/requests/{rid}/verify-identity", token, json={"method": "in_person"})
+    api.post(f"/requests/{rid}/start", token)
+    assert api.post(f"/requests/{rid}/complete", token).status_code == 409  # not answered
+    bad = api.post(f"/requests/{rid}/restrict", token, json={"ground": "because"})
+    assert bad.status_code == 422
+    done = api.post(f"/requests/{rid}/restrict", token, json={"ground": "accuracy_contested"})
+    assert done.status_code == 200, done.get_json()
+    db.expire_all()
+    assert db.get(Employee, person.id).restricted_at is not None  # type: ignore[union-attr]
+    assert api.post(f"/requests/{rid}/complete", token).get_json()["status"] == "completed"
+    lifted = api.post(
+        f"/requests/{rid}/lift-restriction",
+        token,
+        json={"method": "letter", "notified_at": datetime.now(UTC).isoformat()},
+    )
+    assert lifted.status_code == 200, lifted.get_json()
+    db.expire_all()
+    assert db.get(Employee, person.id).restricted_at is None  # type: ignore[union-attr]

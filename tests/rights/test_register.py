@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -115,7 +116,9 @@ def test_a_refusal_needs_a_legal_ground_and_a_text_for_the_employee(
 def test_the_lifecycle_runs_from_received_to_completed(
     no_commit: Session, employee: Employee
 ) -> None:
-    req = services.receive_request(no_commit, employee_id=employee.id, kind="erasure", actor=ACTOR)
+    req = services.receive_request(
+        no_commit, employee_id=employee.id, kind="consent_withdrawal", actor=ACTOR
+    )
     with pytest.raises(ConflictError):
         services.start_work(no_commit, req.id, actor=ACTOR)  # identity first
     with pytest.raises(ValidationError):
@@ -212,3 +215,57 @@ def test_the_register_exports_stable_columns_and_no_free_text(
     assert rows[1][:4] == [str(req.id), str(employee.id), "erasure", "refused"]
     assert "CANARY-REFUSAL-TEXT" not in text
     assert "Okafor" not in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("erasure", "completes when its erasure does"),
+        ("access", "Prepare the employee's package"),
+        ("copy", "Prepare the employee's package"),
+        ("restriction", "Restrict processing"),
+    ],
+)
+def test_a_request_rollcall_answers_completes_only_once_answered(
+    no_commit: Session, employee: Employee, kind: str, message: str
+) -> None:
+    req = services.receive_request(no_commit, employee_id=employee.id, kind=kind, actor=ACTOR)
+    services.verify_identity(no_commit, req.id, method="in_person", actor=ACTOR)
+    services.start_work(no_commit, req.id, actor=ACTOR)
+    with pytest.raises(ConflictError, match=message):
+        services.complete_request(no_commit, req.id, actor=ACTOR)
+    assert req.status == RequestStatus.IN_PROGRESS
+    if kind == "restriction":
+        from server.rights.restriction import GROUNDS, restrict_employee
+
+        restrict_employee(no_commit, employee.id, reason=GROUNDS[0], request_id=req.id, actor=ACTOR)
+        services.complete_request(no_commit, req.id, actor=ACTOR)
+        assert req.status == RequestStatus.COMPLETED
+
+
+def test_a_request_whose_package_was_prepared_is_not_refused(
+    db: Session, employee: Employee, tmp_path: Path
+) -> None:
+    from server.rights.access import build_access_package
+    from server.rights.downloads import create_download
+
+    req = services.receive_request(db, employee_id=employee.id, kind="access", actor=ACTOR)
+    services.verify_identity(db, req.id, method="in_person", actor=ACTOR)
+    services.start_work(db, req.id, actor=ACTOR)
+    create_download(
+        db,
+        data_dir=tmp_path,
+        employee_id=employee.id,
+        kind="access",
+        content=build_access_package(db, employee.id, actor=ACTOR).to_zip(),
+        content_type="application/zip",
+        suffix="zip",
+        actor=ACTOR,
+        request_id=req.id,
+    )
+    with pytest.raises(ConflictError, match="package was prepared"):
+        services.refuse_request(
+            db, req.id, reason="abuse_of_rights", text_for_employee="No.", actor=ACTOR
+        )
+    services.complete_request(db, req.id, actor=ACTOR)
+    assert req.status == RequestStatus.COMPLETED

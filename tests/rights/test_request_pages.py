@@ -97,7 +97,9 @@ def test_an_extended_request_offers_the_next_step_its_state_allows(
     post(officer, f"{url2}/verify", {"method": "in_person"}, url2)
     post(officer, f"{url2}/start", {}, url2)
     page = post(officer, f"{url2}/extend", {"reason": "Many records"}, url2)
-    assert buttons(page, rid2) == {"package", "complete", "refuse"}
+    assert buttons(page, rid2) == {"package", "refuse"}  # completed once answered
+    page = post(officer, f"{url2}/package", {}, url2)
+    assert buttons(page, rid2) == {"package", "complete"}  # no refusal after a package
     page = post(officer, f"{url2}/complete", {}, url2)
     assert flash_errors(page) == []
     assert db.get(SubjectRequest, rid2).status == "completed"  # type: ignore[union-attr]
@@ -244,3 +246,26 @@ def test_lifting_a_restriction_records_the_day_the_employee_was_told(
         select(AuditEvent).where(AuditEvent.action == "employee.restriction_lifted")
     ).one()
     assert datetime.fromisoformat(event.details["notified_at"]).astimezone(UTC).date() == told
+
+
+def test_a_restriction_request_completes_once_restricted_and_lifts_later(
+    officer: Any, db: Session, eva: Employee
+) -> None:
+    rid, url = restriction_in_progress(officer, db, eva)
+    page = officer.get(url).get_data(as_text=True)
+    assert "complete" not in buttons(page, rid)  # nothing answered yet
+    page = post(officer, f"{url}/restrict", {"ground": "accuracy_contested"}, url)
+    assert buttons(page, rid) >= {"complete", "lift"}
+    page = post(officer, f"{url}/complete", {}, url)
+    assert flash_errors(page) == []
+    db.expire_all()
+    assert db.get(SubjectRequest, rid).status == "completed"  # type: ignore[union-attr]
+    # The request is closed, not overdue; the restriction stays until it is lifted here.
+    assert buttons(page, rid) == {"lift"}
+    page = post(
+        officer, f"{url}/lift", {"method": "letter", "notified_on": f"{utcnow():%Y-%m-%d}"}, url
+    )
+    assert flash_errors(page) == []
+    db.expire_all()
+    assert db.get(Employee, eva.id).restricted_at is None  # type: ignore[union-attr]
+    assert buttons(page, rid) == set()

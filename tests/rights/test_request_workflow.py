@@ -101,7 +101,7 @@ def test_an_extension_is_no_way_around_verifying_the_identity(
 
 def test_an_extension_keeps_a_started_request_started(db: Session, employee: Employee) -> None:
     gdpr(db)
-    req = register.receive_request(db, employee_id=employee.id, kind="access", actor=ACTOR)
+    req = register.receive_request(db, employee_id=employee.id, kind="objection", actor=ACTOR)
     register.verify_identity(db, req.id, method="in_person", actor=ACTOR)
     register.start_work(db, req.id, actor=ACTOR)
     register.extend_request(db, req.id, reason="Many records", notified_at=utcnow(), actor=ACTOR)

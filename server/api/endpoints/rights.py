@@ -39,6 +39,13 @@ from server.rights.models import (
     RequestStatus,
     SubjectRequest,
 )
+from server.rights.restriction import (
+    GROUNDS,
+    MAX_EVIDENCE_REF,
+    NOTICE_METHODS,
+    lift_restriction,
+    restrict_employee,
+)
 from server.web import current_actor, get_session, settings
 
 OFFICERS = (Role.PRIVACY_OFFICER,)
@@ -318,6 +325,81 @@ def refuse_request(request_id: int, body: dict[str, Any]) -> Any:
 )
 def complete_request(request_id: int) -> Any:
     return _committed(register.complete_request(get_session(), request_id, actor=current_actor()))
+
+
+# --------------------------------------------------------------------------- restriction
+@api.route(
+    "/requests/<int:request_id>/restrict",
+    "POST",
+    summary="Restrict processing of the employee's data, as a restriction request asks",
+    tag="rights",
+    roles=OFFICERS,
+    body={
+        "type": "object",
+        "required": ["ground"],
+        "properties": {"ground": {"type": "string", "enum": list(GROUNDS)}},
+        "additionalProperties": False,
+    },
+    response=ref("SubjectRequest"),
+    errors=(409,),
+)
+def restrict(request_id: int, body: dict[str, Any]) -> Any:
+    """The request must be a restriction request in progress. The employee's data stays
+    stored but leaves reports, exports, statistics and terminals until it is lifted."""
+    db = get_session()
+    req = register.require_work(
+        db, request_id, kinds=(RequestKind.RESTRICTION,), action="acted on (restriction)"
+    )
+    restrict_employee(
+        db, req.employee_id, reason=body["ground"], request_id=req.id, actor=current_actor()
+    )
+    return _committed(req)
+
+
+@api.route(
+    "/requests/<int:request_id>/lift-restriction",
+    "POST",
+    summary="Lift the restriction a restriction request applied, once the employee was told",
+    tag="rights",
+    roles=OFFICERS,
+    body={
+        "type": "object",
+        "required": ["method", "notified_at"],
+        "properties": {
+            "method": {"type": "string", "enum": list(NOTICE_METHODS)},
+            "notified_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When the employee was told that the restriction ends.",
+            },
+            "evidence": {
+                "type": "string",
+                "maxLength": MAX_EVIDENCE_REF,
+                "description": "A reference of the notice, such as a letter number (a code).",
+            },
+        },
+        "additionalProperties": False,
+    },
+    response=ref("SubjectRequest"),
+    errors=(409,),
+)
+def lift(request_id: int, body: dict[str, Any]) -> Any:
+    """Also after the request was completed: the restriction was its answer."""
+    db = get_session()
+    req = db.get(SubjectRequest, request_id)
+    if req is None or req.kind != RequestKind.RESTRICTION or req.identity_verified_at is None:
+        req = register.require_work(
+            db, request_id, kinds=(RequestKind.RESTRICTION,), action="acted on (restriction)"
+        )
+    lift_restriction(
+        db,
+        req.employee_id,
+        notified_at=instant(body["notified_at"], "notified_at"),
+        method=body["method"],
+        evidence_ref=body.get("evidence"),
+        actor=current_actor(),
+    )
+    return _committed(req)
 
 
 # --------------------------------------------------------------------------- access package
