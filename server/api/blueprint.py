@@ -14,11 +14,14 @@ Two ways in (issue #6):
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Blueprint, Response, current_app, g, request
 
 from server.api.registry import WRITE_METHODS, ApiRegistry
 from server.api.tokens import check_token
-from server.errors import AuthenticationError, PermissionDeniedError
+from server.auth.throttle import SignInThrottle
+from server.errors import AppError, AuthenticationError, PermissionDeniedError
 from server.web import current_actor, get_session
 
 PREFIX = "/api/v1"
@@ -33,10 +36,16 @@ def sign_in_with_token() -> None:
     if scheme.lower() != "bearer" or not presented.strip():
         raise AuthenticationError("use the header Authorization: Bearer <token>")
     db = get_session()
+    # Refused tokens count against the address like failed sign-ins (the same throttle):
+    # past the limit the answer is 429 and the log gets one entry per spell, not one per
+    # request, so an unauthenticated flood cannot grow the log without bound (#6 review).
+    throttle = cast(SignInThrottle, current_app.extensions["rollcall.sign_in_throttle"])
     try:
-        checked = check_token(db, presented.strip(), actor=current_actor())
-    except AuthenticationError:
+        checked = check_token(db, presented.strip(), actor=current_actor(), throttle=throttle)
+    except AppError as exc:
         db.commit()  # the refusal's entry in the operation log (#6)
+        if exc.status == 429:
+            g.retry_after = exc.details.get("retry_after_s")
         raise
     if checked.touched:
         db.commit()  # last_used_at only; the view starts from a clean transaction
@@ -63,4 +72,7 @@ def _check_request() -> None:
 def _api_headers(response: Response) -> Response:
     if response.status_code == 401:
         response.headers.setdefault("WWW-Authenticate", 'Bearer realm="rollcall"')
+    retry_after = g.get("retry_after")
+    if response.status_code == 429 and retry_after:
+        response.headers.setdefault("Retry-After", str(retry_after))
     return response

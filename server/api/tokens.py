@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -24,8 +25,15 @@ from sqlalchemy.orm import Session
 from server.api.models import ApiToken
 from server.audit.services import Actor, record_event
 from server.auth.models import Account
+from server.auth.throttle import SignInThrottle
 from server.db import utcnow
-from server.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+from server.errors import (
+    AppError,
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+)
 
 READ_ONLY_PREFIX = "rc_ro_"
 READ_WRITE_PREFIX = "rc_rw_"
@@ -153,11 +161,44 @@ _TOKEN_SHAPE = re.compile(r"rc_r[ow]_[A-Za-z0-9_-]{43}")
 
 
 def _refused(
-    db: Session, presented: str, reason: str, *, actor: Actor | None, row: ApiToken | None = None
-) -> AuthenticationError:
+    db: Session,
+    presented: str,
+    reason: str,
+    *,
+    actor: Actor | None,
+    row: ApiToken | None = None,
+    throttle: SignInThrottle | None = None,
+) -> AppError:
     """The 401 for ``presented``, after an entry in the operation log (#6). The entry holds
     the reason, the token's row when it is known, and at most the token's shown prefix,
-    never the token; the caller commits before answering, so the entry survives."""
+    never the token; the caller commits before answering, so the entry survives.
+
+    With ``throttle`` (the app's per-address sign-in throttle), a refusal counts as a failed
+    sign-in of the client's address; past the limit the answer is 429 and only the first
+    refusal of the spell is logged, so a flood of bad tokens cannot flood the log (#6 review).
+    """
+    address = actor.ip_address if actor is not None else None
+    if throttle is not None and actor is not None:
+        verdict = throttle.check(address)
+        if verdict.retry_after:
+            if verdict.first_refusal:
+                record_event(
+                    db,
+                    "api_token.throttled",
+                    actor=Actor("anonymous", None, actor.ip_address, actor.user_agent),
+                    details={"retry_after_s": verdict.retry_after},
+                )
+            return AppError(
+                _(
+                    "Too many refused API tokens from this address. "
+                    "Try again in %(minutes)d minutes.",
+                    minutes=max(1, math.ceil(verdict.retry_after / 60)),
+                ),
+                status=429,
+                code="too_many_requests",
+                details={"retry_after_s": verdict.retry_after},
+            )
+        throttle.failed(address)
     if actor is not None:
         if row is not None:
             prefix: str | None = row.prefix
@@ -182,34 +223,46 @@ def _refused(
 
 
 def check_token(
-    db: Session, presented: str, *, actor: Actor | None = None, now: datetime | None = None
+    db: Session,
+    presented: str,
+    *,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+    throttle: SignInThrottle | None = None,
 ) -> TokenCheck:
     """The token and owner behind ``presented``, or :class:`AuthenticationError` (401).
 
     The message is the same for unknown, revoked and expired tokens: a client learns only
     that this token does not work. With ``actor`` (the request's address and browser), a
     refusal is written to the operation log (flushed; the caller commits it even though
-    the request fails).
+    the request fails). With ``throttle``, refusals count against the client's address:
+    past the limit they are answered 429 (an :class:`AppError`) and not logged one by one.
+    A good token is never throttled: 256 random bits are not guessed, and a client that
+    shares its address with a broken one keeps working.
     """
     now = now or utcnow()
+
+    def refused(reason: str, row: ApiToken | None = None) -> AppError:
+        return _refused(db, presented, reason, actor=actor, row=row, throttle=throttle)
+
     if len(presented) > MAX_TOKEN_LENGTH or not presented.startswith(
         (READ_ONLY_PREFIX, READ_WRITE_PREFIX)
     ):
-        raise _refused(db, presented, "malformed", actor=actor)
+        raise refused("malformed")
     digest = token_hash(presented)
     row = db.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
     # The lookup is by the hash; compare it again in constant time all the same.
     if row is None or not hmac.compare_digest(row.token_hash, digest):
-        raise _refused(db, presented, "unknown", actor=actor)
+        raise refused("unknown")
     if row.revoked_at is not None:
-        raise _refused(db, presented, "revoked", actor=actor, row=row)
+        raise refused("revoked", row)
     if not row.usable(now):
-        raise _refused(db, presented, "expired", actor=actor, row=row)
+        raise refused("expired", row)
     if row.read_only != presented.startswith(READ_ONLY_PREFIX):
-        raise _refused(db, presented, "wrong_kind", actor=actor, row=row)
+        raise refused("wrong_kind", row)
     account = db.get(Account, row.account_id)
     if account is None or not account.active:
-        raise _refused(db, presented, "account_inactive", actor=actor, row=row)
+        raise refused("account_inactive", row)
     touched = row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
     if touched:
         row.last_used_at = now
