@@ -194,6 +194,11 @@ def edit(employee_id: int) -> ResponseReturnValue:
         form.department_id.data = str(employee.department_id or "")
         form.device_privilege.data = str(employee.device_privilege)
         form.locale.data = employee.locale or ""
+        # The form shows contact details and the date of birth: a view like the detail
+        # page's, in the operation log (#6 review).
+        db = get_session()
+        services.record_view(db, employee, actor=current_actor())
+        db.commit()
     else:
         form = EmployeeForm(departments=choices)
     if form.validate_on_submit():
@@ -244,6 +249,8 @@ def areas(employee_id: int) -> ResponseReturnValue:
                 select(employee_areas.c.area_id).where(employee_areas.c.employee_id == employee.id)
             )
         )
+        services.record_view(db, employee, actor=current_actor())  # a view of them (#6 review)
+        db.commit()
     if form.validate_on_submit():
         if template_summary(db, employee.id).count:
             # Terminals of the new areas receive the employee's fingerprints or face, and

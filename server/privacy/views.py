@@ -21,6 +21,7 @@ from server.auth.models import Role
 from server.db import utcnow
 from server.devices.distribution import withdrawal_progress, withdrawal_reference
 from server.employees.models import Employee
+from server.employees.services import record_view
 from server.enrolment.services import template_summary, withdraw_biometric_consent
 from server.errors import AppError, ValidationError
 from server.privacy import services as privacy
@@ -135,6 +136,10 @@ def consent() -> ResponseReturnValue:
             summary=template_summary(db, employee.id),
             notice=privacy.current_notice(db),
         )
+        # The page shows the name and the consent history: a view of the employee, in the
+        # operation log like the detail page's (#6 review).
+        record_view(db, employee, actor=current_actor())
+        db.commit()
     return render_template("privacy/consent.html", **context)
 
 
