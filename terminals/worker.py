@@ -24,6 +24,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from biometrics.keys import KeyEncryptionKey
+from server.audit.services import (
+    ANCHOR_FILE,
+    Anchor,
+    anchor_head_if_due,
+    newest_anchor,
+    read_anchors,
+)
 from server.db import utcnow
 from server.devices import distribution
 from server.devices.models import CommandState, Terminal, TerminalCommand
@@ -40,6 +47,9 @@ ClientFactory = Callable[[Terminal], TerminalClient]
 # How often waiting erasures are looked at: a terminal's confirmation shows up within this.
 ERASURE_CHECK_SECONDS = 15.0
 PURGE_EVERY_SECONDS = 24 * 3600.0
+# How often the operation log's head is looked at for an anchor (server.audit.services
+# ANCHOR_EVERY and ANCHOR_EVERY_ENTRIES decide when one is written) (#6 review).
+ANCHOR_CHECK_SECONDS = 60.0
 
 
 def default_name() -> str:
@@ -81,6 +91,11 @@ class Worker:
         self.data_dir = data_dir
         self._next_erasure_check = 0.0
         self._next_purge = 0.0
+        # Anchors of the operation log's head go to the data folder, beside those the
+        # verification writes: a cut tail is caught even if nobody verified lately.
+        self._next_anchor_check = 0.0
+        self._last_anchor: Anchor | None = None
+        self._anchors_read = False
         self._polling_only: set[int] = set()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rollcall-sync")
         self._running: dict[int, Future[None]] = {}
@@ -101,6 +116,9 @@ class Worker:
         now = self.clock()
         started = 0
         self._advance_erasures()
+        if time.monotonic() >= self._next_anchor_check:
+            self._next_anchor_check = time.monotonic() + ANCHOR_CHECK_SECONDS
+            self.anchor_log()
         with self.sessions() as db:
             self._schedule_reconciliation(db, now)
             commands_due = (
@@ -169,6 +187,33 @@ class Worker:
         except Exception:
             # An erasure that cannot advance must not stop synchronisation; it retries.
             logger.exception("advancing erasures failed")
+
+    def anchor_log(self) -> Anchor | None:
+        """Append the operation log's head to the anchor file once enough has been written
+        since the last anchor, or the log has grown and the last anchor is older than
+        ``ANCHOR_EVERY`` (#6 review). One read of the head row; the chain is not verified
+        here. Returns the new anchor, if one was written."""
+        if self.data_dir is None:
+            return None
+        path = self.data_dir / ANCHOR_FILE
+        if not self._anchors_read:
+            self._anchors_read = True
+            try:
+                self._last_anchor = newest_anchor(read_anchors(path))
+            except (OSError, ValueError) as exc:
+                # Appending still helps; the verification reports the damaged file.
+                logger.error("the operation log's anchors cannot be read: %s", exc)
+        try:
+            with self.sessions() as db:
+                anchor = anchor_head_if_due(db, path, last=self._last_anchor, now=self.clock())
+                db.rollback()
+        except Exception:
+            # An unwritable anchor file must not stop synchronisation; it retries.
+            logger.exception("anchoring the operation log failed")
+            return None
+        if anchor is not None:
+            self._last_anchor = anchor
+        return anchor
 
     def _purge_expired(self, data_dir: Path) -> None:
         """Daily: expired download files, and rows kept for erased employees whose

@@ -228,5 +228,7 @@ def test_audit_verify_catches_a_log_cut_back_together_with_its_head(
         assert verify_chain(db).ok  # the database alone no longer shows it
     cut = run(home, "audit", "verify")
     assert cut.returncode == 1
-    assert f"entry {top}, anchored at" in cut.stderr
-    assert "is gone" in cut.stderr
+    assert f"but entry {top} was anchored at" in cut.stderr
+    assert "cut off" in cut.stderr
+    # the first broken entry is the first one missing, not the anchor's (#6 review)
+    assert f"(first bad entry: {top - 2};" in cut.stderr

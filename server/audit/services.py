@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from server.audit.models import AuditEvent, AuditHead
 from server.db import utcnow
+
+logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 _ALLOWED_DETAIL = (str, int, float, bool, type(None))
@@ -190,12 +193,42 @@ def record_events(db: Session, pending: Sequence[PendingEvent]) -> list[AuditEve
     return events
 
 
+# Why a check failed, as a code with its values (#6 review): the pages translate the code
+# (server/audit/views.py), the command line and the API print these English sentences.
+REASONS: dict[str, str] = {
+    "entry_missing": "entry missing",
+    "entry_altered": "entry altered",
+    "head_mismatch": "log truncated (head does not match)",
+    "anchor_changed": "entry {seq}, anchored at {at}, has another hash: the log was rewritten",
+    "cut_below_anchor": "the log ends at entry {head}, but entry {seq} was anchored at {at}: "
+    "the newest entries were cut off",
+    "cut_below_verification": "the log ends at entry {head}, but the verification of {at} "
+    "saw it reach entry {seq}: the newest entries were cut off",
+    "anchors_missing": "the anchor file {path} is missing or empty, but the verification of "
+    "{at} saw anchors up to entry {seq}: restore the file, the log cannot be shown intact "
+    "without it",
+    "anchors_removed": "the anchor file {path} no longer holds the anchor of entry {seq} "
+    "that the verification of {at} saw: anchors were removed",
+    "anchors_unreadable": "the anchors cannot be read: {error}",
+}
+# Reasons kept by checks made before there were codes.
+_LEGACY_REASONS = {text: code for code, text in REASONS.items() if "{" not in text}
+
+
 @dataclass(frozen=True, slots=True)
 class ChainReport:
     ok: bool
     entries: int
     first_broken_seq: int | None = None
-    reason: str | None = None
+    reason: str | None = None  # English, for the command line, the API and the kept file
+    code: str | None = None  # a key of REASONS, for a translated text
+    params: Mapping[str, str | int] = field(default_factory=dict)
+
+    @classmethod
+    def failed(
+        cls, entries: int, first_broken_seq: int | None, code: str, **params: str | int
+    ) -> ChainReport:
+        return cls(False, entries, first_broken_seq, REASONS[code].format(**params), code, params)
 
 
 def verify_chain(db: Session, batch: int = 5000) -> ChainReport:
@@ -213,15 +246,15 @@ def verify_chain(db: Session, batch: int = 5000) -> ChainReport:
             break
         for event in rows:
             if event.seq != expected_seq:
-                return ChainReport(False, count, expected_seq, "entry missing")
+                return ChainReport.failed(count, expected_seq, "entry_missing")
             if event.prev_hash != prev or _entry_digest(event) != event.hash:
-                return ChainReport(False, count, event.seq, "entry altered")
+                return ChainReport.failed(count, event.seq, "entry_altered")
             prev, expected_seq, count = event.hash, expected_seq + 1, count + 1
             last_seq = event.seq
     head = db.get(AuditHead, 1)
     head_seq, head_hash = (0, GENESIS) if head is None else (head.seq, head.hash)
     if head_seq != count or head_hash != prev:
-        return ChainReport(False, count, count + 1, "log truncated (head does not match)")
+        return ChainReport.failed(count, count + 1, "head_mismatch")
     return ChainReport(True, count)
 
 
@@ -266,20 +299,31 @@ def read_anchors(path: Path) -> list[Anchor]:
 
 
 def check_anchors(db: Session, anchors: Sequence[Anchor]) -> ChainReport | None:
-    """The first anchor the chain no longer passes through, as a failed report; else None."""
+    """The first anchor the chain no longer passes through, as a failed report; else None.
+
+    An anchor beyond the log's end means its tail was cut (with the head row moved back):
+    the first broken entry is then the first one missing, the one after what remains
+    (#6 review), not the anchor's.
+    """
+    head = db.get(AuditHead, 1)
+    head_seq = 0 if head is None else int(head.seq)
     for anchor in sorted(anchors, key=lambda a: a.seq):
         if anchor.seq == 0:
             continue
-        digest = db.scalar(select(AuditEvent.hash).where(AuditEvent.seq == anchor.seq))
-        if digest != anchor.hash:
-            what = "is gone" if digest is None else "has another hash"
-            return ChainReport(
-                False,
-                0,
-                anchor.seq,
-                f"entry {anchor.seq}, anchored at {anchor.at}, {what}: the log was rewritten "
-                "or cut back",
+        if anchor.seq > head_seq:
+            return ChainReport.failed(
+                head_seq,
+                head_seq + 1,
+                "cut_below_anchor",
+                head=head_seq,
+                seq=anchor.seq,
+                at=anchor.at,
             )
+        digest = db.scalar(select(AuditEvent.hash).where(AuditEvent.seq == anchor.seq))
+        if digest is None:
+            return ChainReport.failed(0, anchor.seq, "entry_missing")
+        if digest != anchor.hash:
+            return ChainReport.failed(0, anchor.seq, "anchor_changed", seq=anchor.seq, at=anchor.at)
     return None
 
 
@@ -301,10 +345,68 @@ def append_anchor(db: Session, path: Path) -> Anchor:
     return anchor
 
 
+# The worker anchors the head on its own (#6 review), so that a cut tail is caught even when
+# nobody has verified lately: once the log has grown by this many entries, or at least this
+# often when it has grown at all. An anchor is one read of the head row and one appended
+# line; nothing is verified then (`rollcall audit verify` and the page do that).
+ANCHOR_EVERY = timedelta(hours=1)
+ANCHOR_EVERY_ENTRIES = 1000
+
+
+def newest_anchor(anchors: Sequence[Anchor]) -> Anchor | None:
+    """The anchor of the furthest point of the log (the newest, unless the log was cut)."""
+    return max(anchors, key=lambda a: a.seq, default=None)
+
+
+def anchor_head_if_due(
+    db: Session,
+    path: Path,
+    *,
+    last: Anchor | None,
+    now: datetime | None = None,
+    every: timedelta = ANCHOR_EVERY,
+    every_entries: int = ANCHOR_EVERY_ENTRIES,
+) -> Anchor | None:
+    """Append the head to ``path`` when the log has grown since ``last`` (the newest anchor
+    known) by ``every_entries``, or at all and ``last`` is older than ``every``. Returns the
+    new anchor, or None. A head behind ``last`` is not anchored: it is logged as an error,
+    and the verification reports the cut."""
+    head = db.get(AuditHead, 1)
+    seq = 0 if head is None else int(head.seq)
+    if seq == 0:
+        return None
+    if last is not None:
+        if seq < last.seq:
+            logger.error(
+                "the operation log ends at entry %d, but entry %d was anchored at %s: "
+                "entries were cut off; run rollcall audit verify",
+                seq,
+                last.seq,
+                last.at,
+            )
+            return None
+        if seq == last.seq:
+            return None
+        try:
+            taken = datetime.fromisoformat(last.at)
+            if taken.tzinfo is None:
+                taken = taken.replace(tzinfo=UTC)
+        except ValueError:
+            taken = None
+        old = taken is None or (now or utcnow()) - taken >= every
+        if seq - last.seq < every_entries and not old:
+            return None
+    return append_anchor(db, path)
+
+
 # --------------------------------------------------------------------------- last verification
 # The result of the last check (page or `rollcall audit verify`) is kept beside the anchors,
 # so the operation-log page always shows whether the log was found intact: a failed check
 # stays shown as failed until a later check passes (#6).
+#
+# It also keeps how far the log and its anchors were seen to reach (#6 review): a later log
+# that ends before that point was cut back, and a later anchor file that is gone or shorter
+# lost anchors. Both are failures; neither is forgotten by a failed check in between.
 
 ANCHOR_FILE = "audit-anchors.jsonl"
 VERIFICATION_FILE = "audit-verification.json"
@@ -320,8 +422,22 @@ class Verification:
     ok: bool
     entries: int  # entries verified (before the first broken one when not ok)
     first_broken_seq: int | None = None
-    reason: str | None = None
+    reason: str | None = None  # English
     anchor_seq: int | None = None  # the anchor recorded after a clean check
+    code: str | None = None  # the reason's code (REASONS), for the pages' translations
+    params: Mapping[str, str | int] = field(default_factory=dict)
+    reached_seq: int | None = None  # the furthest entry the log was ever seen to have
+    anchored_seq: int | None = None  # the furthest anchor seen in ``anchor_file``
+    anchor_file: str | None = None
+
+    def reached(self) -> int:
+        """The furthest entry the log is known to have reached, this check or earlier."""
+        return max(self.reached_seq or 0, self.anchor_seq or 0, self.entries)
+
+    def anchored(self) -> int | None:
+        """The furthest anchor known to have been written (None: none was)."""
+        known = [v for v in (self.anchored_seq, self.anchor_seq) if v is not None]
+        return max(known) if known else None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -334,6 +450,11 @@ class Verification:
                 "first_broken_seq": self.first_broken_seq,
                 "reason": self.reason,
                 "anchor_seq": self.anchor_seq,
+                "code": self.code,
+                "params": dict(self.params),
+                "reached_seq": self.reached_seq,
+                "anchored_seq": self.anchored_seq,
+                "anchor_file": self.anchor_file,
             },
             sort_keys=True,
         )
@@ -346,12 +467,27 @@ class Verification:
         at, by_kind, ok, entries = data["at"], data["by_kind"], data["ok"], data["entries"]
         if not (isinstance(at, str) and isinstance(by_kind, str) and isinstance(ok, bool)):
             raise ValueError("at, by_kind and ok have the wrong types")
-        optional_ints = ("by_account_id", "first_broken_seq", "anchor_seq")
+        optional_ints = (
+            "by_account_id",
+            "first_broken_seq",
+            "anchor_seq",
+            "reached_seq",
+            "anchored_seq",
+        )
         if not isinstance(entries, int) or any(
             data.get(k) is not None and not isinstance(data[k], int) for k in optional_ints
         ):
             raise ValueError("entries and sequence numbers are whole numbers")
         reason = data.get("reason")
+        code = data.get("code")
+        params = data.get("params") or {}
+        if not isinstance(params, dict) or not all(
+            isinstance(v, (str, int)) for v in params.values()
+        ):
+            raise ValueError("params is an object of texts and numbers")
+        if code is None and reason is not None:
+            code = _LEGACY_REASONS.get(str(reason))  # kept before there were codes
+        anchor_file = data.get("anchor_file")
         return cls(
             at=at,
             by_kind=by_kind,
@@ -361,13 +497,49 @@ class Verification:
             first_broken_seq=data.get("first_broken_seq"),
             reason=None if reason is None else str(reason),
             anchor_seq=data.get("anchor_seq"),
+            code=code if isinstance(code, str) and code in REASONS else None,
+            params={str(k): v for k, v in params.items()},
+            reached_seq=data.get("reached_seq"),
+            anchored_seq=data.get("anchored_seq"),
+            anchor_file=None if anchor_file is None else str(anchor_file),
         )
 
 
+def _same_file(kept: str | None, path: Path) -> bool:
+    # A result kept before files were recorded was checked against the default file.
+    return kept is None or Path(kept) == path.absolute()
+
+
 def save_verification(
-    path: Path, report: ChainReport, *, actor: Actor, anchor: Anchor | None = None
+    path: Path,
+    report: ChainReport,
+    *,
+    actor: Actor,
+    anchor: Anchor | None = None,
+    anchor_path: Path | None = None,
 ) -> Verification:
-    """Keep ``report`` as the last check in ``path`` (replaced atomically, 0600)."""
+    """Keep ``report`` as the last check in ``path`` (replaced atomically, 0600).
+
+    How far the log and the anchors in ``anchor_path`` (default: the anchor file beside
+    ``path``) reach is kept too, never less than the previous result said, so a cut log or
+    a lost anchor file keeps failing until it is restored (#6 review)."""
+    anchor_path = (anchor_path or path.with_name(ANCHOR_FILE)).absolute()
+    try:
+        previous = load_verification(path)
+    except (OSError, ValueError):
+        previous = None
+    try:
+        anchors = read_anchors(anchor_path)
+    except (OSError, ValueError):
+        anchors = []
+    furthest = newest_anchor([*anchors, *([anchor] if anchor is not None else [])])
+    reached = max(report.entries, furthest.seq if furthest is not None else 0)
+    anchored = furthest.seq if furthest is not None else None
+    if previous is not None:
+        reached = max(reached, previous.reached())
+        before = previous.anchored()
+        if before is not None and _same_file(previous.anchor_file, anchor_path):
+            anchored = max(anchored or 0, before)
     result = Verification(
         at=utcnow().isoformat(timespec="seconds"),
         by_kind=actor.kind,
@@ -377,6 +549,11 @@ def save_verification(
         first_broken_seq=report.first_broken_seq,
         reason=None if report.reason is None else str(report.reason),
         anchor_seq=anchor.seq if anchor is not None else None,
+        code=report.code,
+        params=dict(report.params),
+        reached_seq=reached,
+        anchored_seq=anchored,
+        anchor_file=str(anchor_path),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
@@ -405,3 +582,67 @@ def load_verification(path: Path) -> Verification | None:
         return Verification.from_json(text)
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a verification result ({exc})") from None
+
+
+def check_against_last(
+    report: ChainReport,
+    anchors: Sequence[Anchor],
+    last: Verification | None,
+    *,
+    anchor_path: Path,
+) -> ChainReport | None:
+    """What the last kept check says is wrong with an otherwise intact ``report``: a log
+    that ends before where it was seen to reach, an anchor file that is gone, empty, or
+    no longer holds the furthest anchor seen then (when it is the same file)."""
+    if last is None:
+        return None
+    head = report.entries
+    reached = last.reached()
+    if head < reached:
+        return ChainReport.failed(
+            head, head + 1, "cut_below_verification", head=head, seq=reached, at=last.at
+        )
+    anchored = last.anchored()
+    if anchored is None or not _same_file(last.anchor_file, anchor_path.absolute()):
+        return None
+    if not anchors:
+        return ChainReport.failed(
+            head, None, "anchors_missing", path=str(anchor_path), at=last.at, seq=anchored
+        )
+    # The file is only ever appended to: the anchor seen then must still be there (an
+    # anchor the worker wrote since into a new file does not make up for it).
+    if all(a.seq != anchored for a in anchors):
+        return ChainReport.failed(
+            head, None, "anchors_removed", path=str(anchor_path), at=last.at, seq=anchored
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LogCheck:
+    report: ChainReport
+    anchors: list[Anchor]  # the anchors read (none when they could not be)
+
+
+def verify_log(db: Session, *, anchor_path: Path, verification_path: Path) -> LogCheck:
+    """The whole check, for the command line and the page: the chain, every anchor in
+    ``anchor_path``, and the last kept result in ``verification_path`` (how far the log and
+    its anchors reached then). Reads only; the caller records and keeps the result."""
+    try:
+        anchors = read_anchors(anchor_path)
+    except (OSError, ValueError) as exc:
+        # Without its anchors the log cannot be shown intact: a failed check.
+        return LogCheck(ChainReport.failed(0, None, "anchors_unreadable", error=str(exc)), [])
+    try:
+        last = load_verification(verification_path)
+    except (OSError, ValueError) as exc:
+        logger.warning("the last verification cannot be read: %s", exc)
+        last = None
+    report = verify_chain(db)
+    if report.ok:
+        report = (
+            check_anchors(db, anchors)
+            or check_against_last(report, anchors, last, anchor_path=anchor_path)
+            or report
+        )
+    return LogCheck(report, anchors)

@@ -4,6 +4,7 @@ the hash chain and its anchors on demand. Auditors, privacy officers and adminis
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,16 +21,14 @@ from server.audit.services import (
     ANCHOR_FILE,
     VERIFICATION_FILE,
     Anchor,
-    ChainReport,
     Verification,
     append_anchor,
-    check_anchors,
     load_verification,
     read_anchors,
     record_event,
     save_verification,
     select_events,
-    verify_chain,
+    verify_log,
 )
 from server.auth.models import Account, Role
 from server.employees.models import Employee
@@ -38,6 +38,49 @@ bp = Blueprint("audit", __name__)
 
 READ = (Role.AUDITOR, Role.PRIVACY_OFFICER)
 PAGE = 100
+
+# The verification's reasons in the reader's language, by the code the service gives
+# (server/audit/services.py REASONS holds the English the command line prints) (#6 review).
+REASON_LABELS = {
+    "entry_missing": _l("entry missing"),
+    "entry_altered": _l("entry altered"),
+    "head_mismatch": _l("log truncated (the head does not match)"),
+    "anchor_changed": _l(
+        "entry %(seq)s, anchored at %(at)s, has another hash: the log was rewritten"
+    ),
+    "cut_below_anchor": _l(
+        "the log ends at entry %(head)s, but entry %(seq)s was anchored at %(at)s: the newest "
+        "entries were cut off"
+    ),
+    "cut_below_verification": _l(
+        "the log ends at entry %(head)s, but the verification of %(at)s saw it reach entry "
+        "%(seq)s: the newest entries were cut off"
+    ),
+    "anchors_missing": _l(
+        "the anchor file %(path)s is missing or empty, but the verification of %(at)s saw "
+        "anchors up to entry %(seq)s: restore the file, the log cannot be shown intact "
+        "without it"
+    ),
+    "anchors_removed": _l(
+        "the anchor file %(path)s no longer holds the anchor of entry %(seq)s that the "
+        "verification of %(at)s saw: anchors were removed"
+    ),
+    "anchors_unreadable": _l("The anchors cannot be read: %(error)s"),
+}
+
+
+def reason_text(code: str | None, params: Mapping[str, Any], fallback: str | None) -> str:
+    """Why a check failed, translated; a reason kept without a code is shown as it was."""
+    label = REASON_LABELS.get(code or "")
+    if label is None:
+        return fallback or ""
+    values = dict(params)
+    if isinstance(values.get("at"), str):
+        values["at"] = values["at"].replace("T", " ")
+    try:
+        return str(label % values)
+    except (KeyError, TypeError, ValueError):
+        return fallback or ""
 
 
 def _anchor_path() -> Path:
@@ -75,7 +118,15 @@ def _last_check(db: Session) -> dict[str, Any]:
             head = db.get(AuditHead, 1)
             covered = last.anchor_seq if last.anchor_seq is not None else last.entries
             newer = max(0, (head.seq if head is not None else 0) - covered)
-    return {"last": last, "who": who, "newer": newer, "problem": problem, "anchor": anchor}
+    reason = None if last is None else reason_text(last.code, last.params, last.reason)
+    return {
+        "last": last,
+        "who": who,
+        "newer": newer,
+        "problem": problem,
+        "anchor": anchor,
+        "reason": reason,
+    }
 
 
 def _day(value: str | None) -> date | None:
@@ -151,24 +202,19 @@ def verify() -> ResponseReturnValue:
     db = get_session()
     actor = current_actor()
     path = _anchor_path()
-    anchors: list[Anchor] = []
-    try:
-        anchors = read_anchors(path)
-    except (OSError, ValueError) as exc:
-        # Without its anchors the log cannot be shown intact: a failed check.
-        report = ChainReport(
-            False, 0, None, _("The anchors cannot be read: %(error)s", error=str(exc))
-        )
-    else:
-        report = verify_chain(db)
-        if report.ok:
-            report = check_anchors(db, anchors) or report
+    checked = verify_log(db, anchor_path=path, verification_path=_verification_path())
+    report, anchors = checked.report, checked.anchors
     db.rollback()
     record_event(
         db,
         "audit.verified",
         actor=actor,
-        details={"ok": report.ok, "entries": report.entries, "first_bad": report.first_broken_seq},
+        details={
+            "ok": report.ok,
+            "entries": report.entries,
+            "first_bad": report.first_broken_seq,
+            "reason": report.code,
+        },
     )
     db.commit()
     anchor: Anchor | None = None
@@ -178,17 +224,21 @@ def verify() -> ResponseReturnValue:
         except OSError as exc:
             flash(_("The new anchor could not be written: %(error)s", error=str(exc)), "error")
     try:
-        save_verification(_verification_path(), report, actor=actor, anchor=anchor)
+        save_verification(
+            _verification_path(), report, actor=actor, anchor=anchor, anchor_path=path
+        )
     except OSError as exc:
         flash(_("The result of the check could not be kept: %(error)s", error=str(exc)), "error")
+    reason = reason_text(report.code, report.params, report.reason)
     if not report.ok and report.first_broken_seq is None:
-        flash(report.reason or "", "error")  # the anchors could not be read
+        # The anchors cannot be read, or are gone: no entry to name.
+        flash(_("The operation log cannot be shown intact: %(reason)s", reason=reason), "error")
         return redirect(url_for("audit.index"))
     if not report.ok:
         flash(
             _(
                 "The operation log is NOT intact: %(reason)s (first bad entry: %(seq)s).",
-                reason=report.reason or "",
+                reason=reason,
                 seq=report.first_broken_seq,
             ),
             "error",
