@@ -143,6 +143,9 @@ def read_filters(args: MultiDict[str, str]) -> FilterForm:
         source=source,
         status=status,
         scope=scope,
+        # A restricted employee's data is stored, not shown (#7): not in the browser, as not
+        # in exports, statistics or the API; their access package still holds it.
+        exclude_restricted=True,
     )
     return FilterForm(values, filters, errors)
 
@@ -207,11 +210,21 @@ def index() -> ResponseReturnValue:
 
 def _render_index(form: FilterForm, page: services.PunchPage | None) -> str:
     kept = _kept(form.values)
+    named = form.filters.employee_ids if not form.errors else None
+    restricted = bool(named) and (
+        get_session().scalar(
+            select(Employee.id)
+            .where(Employee.id.in_(named or ()), Employee.restricted_at.is_not(None))
+            .limit(1)
+        )
+        is not None
+    )
     return render_template(
         "punches/index.html",
         form=form,
         page=page,
         kept=kept,
+        restricted_named=restricted,
         departments=_department_choices(),
         terminals=_terminal_choices(),
         state_labels=STATE_LABELS,

@@ -58,7 +58,9 @@ def test_the_browser_walks_every_punch_newest_first_and_back_by_keyset(
     add_punch(db, world.employees["bo"], tie, serial="SIM0002")
     add_punch(db, world.employees["cy"], tie, serial="SIM0002")
     db.commit()
-    expected = _all_ids(db)
+    dee = world.employees["dee"].id  # restricted: stored, not shown
+    expected = [i for i in _all_ids(db) if db.get(Punch, i).employee_id != dee]  # type: ignore[union-attr]
+    assert len(expected) < len(_all_ids(db))
 
     seen: list[int] = []
     pages: list[str] = []
@@ -91,7 +93,7 @@ def test_filters_select_by_person_department_terminal_dates_source_and_status(
     assert punch_ids(_page(client, person="1001")) == _all_ids(db, employee_id=ana.id)
     assert punch_ids(_page(client, person="lima")) == _all_ids(db, employee_id=ana.id)
     plant = set(punch_ids(_page(client, department=world.departments["plant"])))
-    assembly_people = {world.employees["ana"].id, world.employees["dee"].id}
+    assembly_people = {world.employees["ana"].id}  # and Dee, restricted: not shown
     assert plant == set(db.scalars(select(Punch.id).where(Punch.employee_id.in_(assembly_people))))
     assert punch_ids(_page(client, status="quarantined")) == _all_ids(db, status="quarantined")
     assert punch_ids(_page(client, terminal="NOPE")) == []
@@ -135,7 +137,7 @@ def test_a_scoped_account_sees_only_its_departments_and_no_unassigned_pin(
 ) -> None:
     sign_in("hr_viewer", departments=(world.departments["plant"],))
     page = _page(client)
-    in_scope = {world.employees["ana"].id, world.employees["dee"].id}
+    in_scope = {world.employees["ana"].id}  # Dee too, but restricted: not shown
     assert set(punch_ids(page)) == set(
         db.scalars(select(Punch.id).where(Punch.employee_id.in_(in_scope)))
     )
@@ -149,13 +151,15 @@ def test_a_scoped_account_sees_only_its_departments_and_no_unassigned_pin(
     )
 
 
-def test_restricted_employees_are_marked_in_the_browser(
+def test_a_restricted_employees_punches_are_not_listed_and_the_page_says_why(
     client: Any, world: World, sign_in: Callable[..., Any]
 ) -> None:
     sign_in("admin")
     page = _page(client, person="1004")
-    assert punch_ids(page)
-    assert "restricted" in page
+    assert punch_ids(page) == []
+    assert 'id="restricted-note"' in page
+    assert 'id="restricted-note"' not in _page(client, person="1001")
+    assert punch_ids(_page(client, person="1001"))
 
 
 def test_an_approved_correction_shows_beside_the_punch(
