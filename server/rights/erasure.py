@@ -286,7 +286,9 @@ def run_erasure(
     (tests make it raise to stand for a crash)."""
     while True:
         with sessions() as db:
-            run = db.get(ErasureRun, run_id)
+            # Locked for the step (PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes):
+            # the worker and a page resuming the same run at once must not both run a step.
+            run = db.get(ErasureRun, run_id, with_for_update=True)
             if run is None:
                 raise NotFoundError(_("There is no erasure %(id)s.", id=run_id))
             plan: list[str] = list(run.receipt["plan"])
@@ -668,7 +670,7 @@ def retry_terminal_deletes(db: Session, run_id: int, *, actor: Actor) -> list[st
     """An administrator asks again now: failed deletes of the erasure are queued again and
     waiting ones are made due at once (the worker runs them at its next pass). Returns the
     serial numbers asked again. Flushes; the caller commits."""
-    run = db.get(ErasureRun, run_id)
+    run = db.get(ErasureRun, run_id, with_for_update=True)
     if run is None:
         raise NotFoundError(_("There is no erasure %(id)s.", id=run_id))
     if run.state == ErasureState.COMPLETED.value:
@@ -702,7 +704,7 @@ def confirm_by_hand(
     and by whom, apart from the terminals' own read-back confirmations; its waiting delete
     is dropped from the outbox. The caller runs the erasure on (:func:`run_erasure`) so it
     completes when nothing else waits. Flushes; the caller commits. Returns the entry."""
-    run = db.get(ErasureRun, run_id)
+    run = db.get(ErasureRun, run_id, with_for_update=True)
     if run is None:
         raise NotFoundError(_("There is no erasure %(id)s.", id=run_id))
     if how not in HAND_CONFIRMATIONS:
@@ -941,6 +943,9 @@ class Match(enum.StrEnum):
     # A first-format line (id only) whose record was created after the erasure: another
     # person; never replayed automatically.
     NEWER = "newer"
+    # Its record, not erased yet, and its erasure run here and unfinished: a crash came
+    # between the tombstone and the employee step's commit; the run resumes (the worker).
+    IN_PROGRESS = "in_progress"
 
 
 def _match(tomb: Tombstone, row: tuple[datetime, datetime | None] | None) -> Match:
@@ -970,9 +975,20 @@ def check_tombstones(db: Session, *, data_dir: Path) -> dict[Match, list[Tombsto
             )
         ).all():
             rows[int(eid)] = (created, erased_at)
+    unfinished = {
+        (int(rid), int(eid))
+        for rid, eid in db.execute(
+            select(ErasureRun.id, ErasureRun.employee_id).where(
+                ErasureRun.state != ErasureState.COMPLETED.value
+            )
+        ).all()
+    }
     found: dict[Match, list[Tombstone]] = {m: [] for m in Match}
     for tomb in tombs:
-        found[_match(tomb, rows.get(tomb.employee_id))].append(tomb)
+        match = _match(tomb, rows.get(tomb.employee_id))
+        if match is Match.PENDING and (tomb.run_id, tomb.employee_id) in unfinished:
+            match = Match.IN_PROGRESS
+        found[match].append(tomb)
     return found
 
 

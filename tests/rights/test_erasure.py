@@ -683,3 +683,59 @@ def test_the_worker_finishes_an_erasure_once_the_terminals_confirm(
         assert done.state == "completed"
         assert db.get(SubjectRequest, site.request.id).status == "completed"  # type: ignore[union-attr]
     assert all(sim.device.user_by_id(CODE) is None for sim in site.sims)
+
+
+def test_two_runners_of_one_erasure_never_run_a_step_twice(
+    file_db: tuple[str, sessionmaker[Session]],
+    simulator: Any,
+    kek: KeyEncryptionKey,
+    tmp_path: Path,
+) -> None:
+    """The worker and a page may resume the same erasure at the same moment."""
+    import threading
+    import time
+
+    _url, sessions = file_db
+    with sessions() as db:
+        site = build_site(db, [simulator.start("tft", empty=True) for _ in range(3)], kek)
+        run = erasure.start_erasure(db, site.request.id, actor=ACTOR).id
+        db.commit()
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def slow(step: str) -> None:
+        time.sleep(0.05)  # inside the step's transaction: the other runner comes meanwhile
+
+    def runner() -> None:
+        try:
+            outcome = erasure.run_erasure(
+                sessions, run, data_dir=tmp_path, actor=ACTOR, after_step=slow
+            )
+            outcomes.append(outcome.state)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=runner) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert outcomes == ["waiting_for_terminals"] * 2
+    with sessions() as db:
+        names = [
+            d["step"]
+            for d in db.scalars(
+                select(AuditEvent.details).where(
+                    AuditEvent.action == "rights.erasure_step", AuditEvent.object_id == str(run)
+                )
+            )
+        ]
+        deletes = db.scalar(
+            select(func.count())
+            .select_from(TerminalCommand)
+            .where(TerminalCommand.reference == erasure.reference(run))
+        )
+    assert names
+    assert sorted(names) == sorted(set(names))  # each step once
+    assert deletes == 3  # one delete per terminal, not two

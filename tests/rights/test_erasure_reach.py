@@ -381,6 +381,35 @@ def test_the_tombstone_is_written_as_soon_as_the_database_is_erased(
     assert tombs[0].employee_created_at == site.sentinel.created_at
 
 
+def test_a_crash_after_the_tombstone_is_an_erasure_in_progress_not_a_restored_backup(
+    db: Session, sessions: sessionmaker[Session], site: Site, kek: KeyEncryptionKey, tmp_path: Path
+) -> None:
+    """The tombstone goes to its file before the employee step commits: a crash between
+    the two leaves a tombstone of someone not erased yet. That is no restored backup (the
+    run is here, unfinished): Rollcall starts, and the worker finishes the erasure."""
+    run = erasure.start_erasure(db, site.request.id, actor=ACTOR)
+    db.commit()
+    erasure.append_tombstone(
+        tmp_path / erasure.TOMBSTONE_FILE,
+        erasure.Tombstone(
+            run_id=run.id,
+            employee_id=site.sentinel.id,
+            request_id=site.request.id,
+            erased_at=utcnow(),
+            employee_created_at=site.sentinel.created_at,
+        ),
+    )
+    found = erasure.check_tombstones(db, data_dir=tmp_path)
+    assert [t.run_id for t in found[erasure.Match.IN_PROGRESS]] == [run.id]
+    assert found[erasure.Match.PENDING] == []
+    assert erasure.unapplied_erasures_message(found) is None
+    # The worker resumes it; then it is an erasure like any other.
+    outcomes = erasure.resume_waiting(sessions, data_dir=tmp_path, actor=ACTOR)
+    assert [o.run_id for o in outcomes] == [run.id]
+    db.expire_all()
+    assert erasure.check_tombstones(db, data_dir=tmp_path)[erasure.Match.ERASED]
+
+
 # --------------------------------------------------------------------------- restored backup
 def test_rollcall_does_not_start_on_a_restored_backup_until_the_erasures_are_replayed(
     cli_instance: tuple[Path, str], tmp_path: Path
