@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from server.attendance.corrections import effective_punches
 from server.attendance.models import (
     CorrectionAction,
     CorrectionStatus,
@@ -245,6 +246,34 @@ def counted_punches(db: Session, ranges: Sequence[Range], restricted: list[int])
     return counts
 
 
+def scoped_punches(db: Session, ranges: Sequence[Range], scope: frozenset[int]) -> list[int]:
+    """:func:`counted_punches` for an account limited to some departments: only punches of
+    their employees count (not restricted ones, not unassigned PINs, which belong to no
+    department). A walk along the (employee, time) index per employee in scope, each
+    punch at its corrected time, bucketed here."""
+    lowest, highest = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    people = select(Employee.id).where(
+        Employee.department_id.in_(sorted(scope)), Employee.restricted_at.is_(None)
+    )
+    moved_in = select(PunchCorrection.punch_id).where(
+        PunchCorrection.status == CorrectionStatus.APPROVED.value,
+        _in(PunchCorrection.occurred_at, lowest, highest),
+    )
+    rows = db.execute(
+        effective_punches().where(
+            Punch.employee_id.in_(people),
+            Punch.status == PunchStatus.OK.value,
+            or_(_in(Punch.occurred_at, lowest, highest), Punch.id.in_(moved_in)),
+        )
+    ).all()
+    counts = [0] * len(ranges)
+    for row in rows:
+        for i, (lower, upper) in enumerate(ranges):
+            if lower <= row.occurred_at < upper:
+                counts[i] += 1
+    return counts
+
+
 def _hour_bounds(start: datetime, end: datetime) -> list[datetime]:
     """Hour boundaries between two local midnights (23 or 25 on a DST change)."""
     bounds = []
@@ -377,7 +406,11 @@ def build_dashboard(
     days = list(itertools.pairwise([*day_starts, end]))
     # Every bar of both charts in one statement (two more when the fortnight holds
     # quarantined punches or punches of restricted employees).
-    counts = counted_punches(db, hours + days, restricted)
+    counts = (
+        counted_punches(db, hours + days, restricted)
+        if scope is None
+        else scoped_punches(db, hours + days, scope)
+    )
     per_hour_counts, per_day_counts = counts[: len(hours)], counts[len(hours) :]
     per_hour = [
         Bucket(lower.astimezone(zone).strftime("%H"), lower.astimezone(zone), n)

@@ -11,9 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.attendance import corrections
+from server.attendance.models import Punch
 from server.audit.services import Actor
 from server.dashboard import services
 from server.db import utcnow
@@ -122,6 +124,53 @@ def test_a_scoped_account_sees_who_is_in_only_in_its_departments(
     who = client.get("/").get_data(as_text=True).split('id="who-is-in"')[1].split("</section>")[0]
     assert "Ana Lima" in who
     assert "Chen" not in who
+
+
+def test_a_scoped_account_counts_and_charts_only_its_departments_punches(
+    client: Any,
+    db: Session,
+    world: Any,
+    sign_in: Callable[..., Any],
+    create_account: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(services, "utcnow", lambda: _today_at(12))
+    ana = world.employees["ana"]
+    add_punch(db, ana, _today_at(8), state=0)  # Assembly, under Plant: in scope
+    add_punch(db, ana, _today_at(10), state=1)
+    add_punch(db, world.employees["bo"], _today_at(8), state=0)  # Office
+    add_punch(db, world.employees["dee"], _today_at(9), state=0)  # Assembly, restricted
+    add_punch(db, None, _today_at(9), pin="55")  # unassigned: nobody's department
+    moved = add_punch(db, ana, _today_at(7) - timedelta(days=20), state=0)  # outside the charts
+    db.flush()
+    author, approver = create_account(role="hr_manager"), create_account(role="admin")
+    fix = corrections.propose_correction(
+        db,
+        moved.id,
+        action="amend",
+        reason="terminal_fault",
+        occurred_at=_today_at(7),
+        actor=Actor("account", author.id),
+    )
+    corrections.approve_correction(db, fix.id, actor=Actor("account", approver.id))
+    db.commit()
+    sign_in("hr_manager", departments=(world.departments["plant"],))
+    page = client.get("/").get_data(as_text=True)
+    assert _figure(page, "punches-today") == 3  # Ana's 8:00 and 10:00, and the one moved to 7:00
+    hours = page.split('id="per-hour"')[1].split("</figure>")[0]
+    assert sum(int(c) for c in re.findall(r'data-count="(\d+)"', hours)) == 3
+    assert "<title>08: 1</title>" in hours  # Bo's 08:00 is another department's
+    assert "<title>07: 1</title>" in hours
+    days = page.split('id="per-day"')[1].split("</figure>")[0]
+    per_day = [int(c) for c in re.findall(r'data-count="(\d+)"', days)]
+    assert per_day[-1] == 3
+    since = _today_at(0) - timedelta(days=13)
+    anas = db.scalar(
+        select(func.count())
+        .select_from(Punch)
+        .where(Punch.employee_id == ana.id, Punch.status == "ok", Punch.occurred_at >= since)
+    )
+    assert sum(per_day) == anas + 1  # Ana's own punches in the fortnight, and the moved one
 
 
 def test_alerts_name_what_needs_a_hand(
