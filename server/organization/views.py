@@ -13,13 +13,22 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from server.auth.models import Role
+from server.enrolment.models import BiometricTemplate
 from server.errors import AppError, PermissionDeniedError
 from server.forms import options
 from server.organization import services
 from server.organization.forms import NodeForm
-from server.web import ANY_ROLE, current_actor, department_scope, get_session, require_role
+from server.web import (
+    ANY_ROLE,
+    current_actor,
+    department_scope,
+    get_session,
+    require_biometric_permission,
+    require_role,
+)
 
 bp = Blueprint("organization", __name__)
 
@@ -232,6 +241,10 @@ def area_edit(area_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         form.parent_id.data = str(area.parent_id or "")
     elif form.validate_on_submit():
+        if form.parent() != area.parent_id and db.scalar(select(BiometricTemplate.id).limit(1)):
+            # A move changes which terminals hold the fingerprints or faces of everyone in
+            # the areas below: a distribution, a biometric action (#6 review).
+            require_biometric_permission()
         try:
             services.update_area(
                 db,

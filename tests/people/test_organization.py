@@ -187,3 +187,46 @@ def test_a_scoped_manager_sees_head_counts_only_of_their_departments(
     assert "Office" in tree  # the organization's tree is shown whole
     assert f"department={org['assembly'].id}" in tree
     assert f"department={org['office'].id}" not in tree  # Bo's department: no head count
+
+
+def test_moving_an_area_needs_the_biometric_permission_once_templates_exist(
+    client: Any,
+    sign_in: Callable[..., Any],
+    post: Callable[..., Any],
+    org: dict[str, Any],
+    db: Session,
+    create_terminal: Callable[..., Any],
+) -> None:
+    from server.enrolment.models import BiometricTemplate
+    from tests.conftest import csrf_token
+
+    dock = Area(code="DOCK", name="Dock")
+    db.add(dock)
+    db.flush()
+    create_terminal(area_id=dock.id)
+    db.add(
+        BiometricTemplate(
+            employee_id=org["ana"].id,
+            kind="finger",
+            template_index=1,
+            format_version="10",
+            ciphertext=b"sealed elsewhere",
+        )
+    )
+    db.commit()
+    move = {"code": "DOCK", "name": "Dock", "parent_id": str(org["gate"].id)}
+    sign_in("hr_manager")  # edits the organization, without the biometric permission
+    renamed = post(
+        f"/areas/{dock.id}", {**move, "name": "Loading dock", "parent_id": ""}, page="/areas"
+    )
+    assert renamed.status_code == 302  # a rename moves no template
+    refused = post(f"/areas/{dock.id}", move, page="/areas")
+    assert refused.status_code == 403
+    db.expire_all()
+    assert dock.parent_id is None
+    assert not db.scalars(select(TerminalCommand)).all()
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/").get_data(as_text=True))})
+    sign_in("hr_manager", biometric_permission=True)
+    assert post(f"/areas/{dock.id}", move, page="/areas").status_code == 302
+    db.expire_all()
+    assert dock.parent_id == org["gate"].id
