@@ -81,7 +81,9 @@ def export(
         data = package.to_zip()
         rows = sum(len(r) for r in package.data.values())
         summary = f"{len(data) // 1024} KiB, {rows} records in {len(package.data)} tables"
-        if out is None:
+        if out is None or request_id is not None:
+            # A package answering a request is always a download of the register's own:
+            # the request then shows it was given (and may be completed).
             item, token = create_download(
                 db,
                 data_dir=settings.data_dir,
@@ -94,10 +96,11 @@ def export(
                 request_id=request_id,
                 lifetime=timedelta(days=days),
             )
-            db.commit()
             click.echo(f"Access package ready ({summary}).")
             click.echo(f"Download link, valid until {item.expires_at:%Y-%m-%d %H:%M} UTC:")
             click.echo(f"  /downloads/{token}")
+        if out is None:
+            db.commit()
             return
         out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -105,6 +108,11 @@ def export(
             fh.write(data)
         db.commit()  # the audit entry of the export
     click.echo(f"Wrote {out} ({summary})")
+    click.echo(
+        "This file is outside Rollcall: it does not expire and an erasure cannot reach it. "
+        "Delete it once it has been handed over.",
+        err=True,
+    )
 
 
 @rights.command("register")

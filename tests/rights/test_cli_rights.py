@@ -29,6 +29,7 @@ def test_an_admin_exports_an_employees_package_to_a_private_file(
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     data = json.loads(zipfile.ZipFile(out).read("data.json"))
     assert data["data"]["employees"][0]["family_name"] == "Duarte"
+    assert "does not expire" in result.stderr  # the admin is told what a loose file means
     missing = run(home, "rights", "export", "0000")
     assert missing.returncode == 1
     assert "no employee with code '0000'" in missing.stderr
@@ -102,3 +103,32 @@ def test_an_admin_erases_an_employee_from_the_command_line_and_reads_the_receipt
     purged = run(home, "rights", "purge-expired")
     assert purged.returncode == 0, purged.stderr
     assert "Removed 0 expired download(s)" in purged.stdout
+
+
+def test_a_package_written_for_a_request_also_answers_it_in_the_register(
+    cli_instance: tuple[Path, str], tmp_path: Path
+) -> None:
+    from server.audit.services import Actor
+    from server.rights import services as register
+
+    home, _ = cli_instance
+    engine = make_engine(load_settings(home, environ={}).database_url)
+    actor = Actor.system("test")
+    with make_sessionmaker(engine)() as db:
+        ines = Employee(employee_code="7002", given_name="Ines", family_name="Duarte")
+        db.add(ines)
+        db.flush()
+        req = register.receive_request(db, employee_id=ines.id, kind="access", actor=actor)
+        register.verify_identity(db, req.id, method="in_person", actor=actor)
+        register.start_work(db, req.id, actor=actor)
+        db.commit()
+        request_id = req.id
+    out = tmp_path / "ines.zip"
+    result = run(home, "rights", "export", "7002", "--out", str(out), "--request", str(request_id))
+    assert result.returncode == 0, result.stderr
+    assert out.exists()
+    assert "/downloads/" in result.stdout
+    with make_sessionmaker(engine)() as db:
+        register.complete_request(db, request_id, actor=actor)  # answered: no refusal
+        db.commit()
+    engine.dispose()
