@@ -20,7 +20,7 @@ what it was; the moved-in ones come from their own small query, merged into the 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -149,10 +149,10 @@ class PunchFilters:
     def audit_details(self) -> dict[str, Any]:
         """The filters as identifiers for the operation log (no names, no search text)."""
         return {
-            "employees": ",".join(map(str, self.employee_ids[:20]))
-            if self.employee_ids is not None
-            else None,
-            "departments": len(self.department_ids) if self.department_ids is not None else None,
+            # Ids, so an employee's access package can tell which exports may have held
+            # them; "many" when the list does not fit an operation-log value.
+            "employees": _id_list(self.employee_ids),
+            "departments": _id_list(self.department_ids),
             # The filter is typed by the user: only a serial's shape goes to the log (#6).
             "terminal": self.terminal_serial
             if self.terminal_serial is None or is_identifier(self.terminal_serial)
@@ -163,6 +163,31 @@ class PunchFilters:
             "status": self.status,
             "scoped": self.scope is not None,
         }
+
+
+def _id_list(ids: Iterable[int] | None, limit: int = 120) -> str | None:
+    if ids is None:
+        return None
+    text = ",".join(map(str, sorted(ids)))
+    return text if len(text) <= limit else "many"
+
+
+def export_may_include(
+    details: dict[str, Any], employee_id: int, department_id: int | None
+) -> bool:
+    """Whether a logged punch export (its ``details``) may have held this employee's
+    punches: no person filter or one naming them, and no department filter or one holding
+    their department. When the log cannot tell (a list too long to keep, an entry from
+    before ids were kept), it may."""
+
+    def holds(value: Any, wanted: int | None) -> bool:
+        if value is None or not isinstance(value, str) or value == "many":
+            return True
+        return wanted is not None and str(wanted) in value.split(",")
+
+    return holds(details.get("employees"), employee_id) and holds(
+        details.get("departments"), department_id
+    )
 
 
 @dataclass(frozen=True, slots=True)

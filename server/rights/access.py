@@ -122,6 +122,7 @@ _ORDER = (
     "erasure_runs",
     "terminal_commands",
     "audit_events",
+    "punch_exports",
 )
 # Never on the printable page (they stay in data.json): the employee's own number, and the
 # numbers the page shows by name beside them.
@@ -616,6 +617,11 @@ def build_access_package(
         kind = str(row.get("actor_kind") or "")
         if kind.startswith("token:") and (token := _int(kind[6:])) is not None:
             tokens.add(token)
+    exports = _exports_including(db, employee)
+    wanted["accounts"] |= {e["actor_account_id"] for e in exports if e["actor_account_id"]}
+    for e in exports:
+        if e["actor_kind"].startswith("token:") and (token := _int(e["actor_kind"][6:])):
+            tokens.add(token)
     templates, commands = _holdings(db, employee_id)
     wanted["terminals"] |= {c[1] for c in commands}
     names = _read_names(
@@ -637,6 +643,20 @@ def build_access_package(
             package.data[name] = named
             package.categories[name] = _named_categories(package.categories[name], refs, named)
         held = biometric_terminals(templates, commands, names)
+    if exports:
+        # Punch exports are about many people at once, so the log names none of them: each
+        # whose filters may have held this employee's punches counts as an access (C10).
+        shown: list[dict[str, Any]] = []
+        for e in exports:
+            who, role = names.actor(e["actor_kind"], e["actor_account_id"])
+            shown.append(
+                {"at": e["at"], "actor": who, "actor_role": role}
+                | {"format": e["format"], "rows": e["rows"]}
+            )
+        package.data["punch_exports"] = shown
+        package.categories["punch_exports"] = dict.fromkeys(
+            package.data["punch_exports"][0], Category.ACTIVITY.value
+        )
     if held or templates:
         package.data["biometric_terminals"] = held
         package.categories["biometric_terminals"] = dict.fromkeys(
@@ -653,6 +673,34 @@ def build_access_package(
         details={"tables": len(package.data), "rows": sum(len(r) for r in package.data.values())},
     )
     return package
+
+
+def _exports_including(db: Session, employee: Employee) -> list[dict[str, Any]]:
+    """The punch exports in the operation log that may have held the employee's punches."""
+    from server.attendance.services import export_may_include
+    from server.audit.models import AuditEvent
+
+    rows = db.execute(
+        select(
+            AuditEvent.at, AuditEvent.actor_kind, AuditEvent.actor_account_id, AuditEvent.details
+        )
+        .where(AuditEvent.action == "punch.exported")
+        .order_by(AuditEvent.seq)
+    ).all()
+    out: list[dict[str, Any]] = []
+    for at, kind, account, details in rows:
+        found: dict[str, Any] = details if isinstance(details, dict) else {}
+        if export_may_include(found, employee.id, employee.department_id):
+            out.append(
+                {
+                    "at": _plain(at),
+                    "actor_kind": str(kind or ""),
+                    "actor_account_id": account,
+                    "format": found.get("format"),
+                    "rows": found.get("rows"),
+                }
+            )
+    return out
 
 
 def _terminal_actors(package: AccessPackage) -> set[str]:

@@ -119,6 +119,7 @@ TABLE_LABELS: dict[str, LazyString] = {
     "downloads": _l("Files produced about you"),
     "erasure_runs": _l("Erasures"),
     "audit_events": _l("Who accessed or changed your record"),
+    "punch_exports": _l("Exports of punches that may have included yours"),
 }
 
 # Column labels, by column name (a name means the same in every table that has it); also
@@ -129,6 +130,8 @@ COLUMN_LABELS: dict[str, LazyString] = {
     "actor_account_id": _l("Account number"),
     "actor_kind": _l("Kind of actor"),
     "actor_role": _l("Role"),
+    "format": _l("Format"),
+    "rows": _l("Rows"),
     "area_id": _l("Area number"),
     "area_name": _l("Area"),
     "at": _l("Time"),

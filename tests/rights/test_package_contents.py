@@ -357,3 +357,33 @@ def test_inside_a_request_the_package_is_in_the_employees_language_not_the_reade
         package = build_access_package(db, site.sentinel.id, actor=ACTOR)
         _chinese(package)
         assert str(get_locale()) == "en"  # the reader's page stays in theirs
+
+
+def test_the_package_lists_the_punch_exports_that_may_have_held_the_employees_punches(
+    db: Session, site: Site
+) -> None:
+    from server.attendance.services import PunchFilters, plan_export
+
+    other = Department(code="SALES", name="Sales")
+    db.add(other)
+    db.flush()
+    hanna = Actor("account", site.hr.id)
+    for filters, fmt in (
+        (PunchFilters(), "csv"),  # everyone's punches
+        (PunchFilters(department_ids=(site.sentinel.department_id or 0,)), "xlsx"),  # hers
+        (PunchFilters(department_ids=(other.id,)), "csv"),  # another department only
+        (PunchFilters(employee_ids=(site.sentinel.id + 1000,)), "csv"),  # someone else
+        (PunchFilters(employee_ids=(site.sentinel.id,)), "csv"),  # hers by name
+    ):
+        plan_export(db, filters, fmt=fmt, actor=hanna)
+    db.flush()
+    package = build_access_package(db, site.sentinel.id, actor=ACTOR, locale="en")
+    exports = package.data["punch_exports"]
+    assert [(e["format"], e["actor"], e["actor_role"]) for e in exports] == [
+        ("csv", "Hanna QZ-Looker", "hr_manager"),
+        ("xlsx", "Hanna QZ-Looker", "hr_manager"),
+        ("csv", "Hanna QZ-Looker", "hr_manager"),
+    ]
+    assert all(e["at"] for e in exports)
+    page = unzip(package)["index.html"].decode()
+    assert "Exports of punches that may have included yours" in page
