@@ -13,6 +13,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from server.api.registry import ref
+from server.audit.services import REASONS
 from server.errors import ValidationError
 
 INSTANT = {"type": "string", "format": "date-time"}
@@ -330,8 +331,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {
             "ok": {"type": "boolean"},
             "entries": {"type": "integer"},
-            "first_broken_seq": {"type": ["integer", "null"]},
-            "reason": MAYBE_STR,
+            "first_broken_seq": {
+                "type": ["integer", "null"],
+                "description": "The first entry altered, removed or cut off; null when intact, "
+                "or when the anchors cannot be read or were lost (no entry to name).",
+            },
+            "reason": {**MAYBE_STR, "description": "Why the check failed, in English."},
+            "code": {
+                "type": ["string", "null"],
+                "enum": [*REASONS, None],
+                "description": "The reason as a stable code; null when intact.",
+            },
             "anchors": {"type": "integer", "description": "Anchors of the log head checked."},
         }
     ),

@@ -14,14 +14,11 @@ from server.audit.models import AuditEvent
 from server.audit.services import (
     ANCHOR_FILE,
     VERIFICATION_FILE,
-    ChainReport,
-    check_anchors,
-    read_anchors,
     record_event,
     save_verification,
     select_events,
-    verify_chain,
 )
+from server.audit.services import verify_log as check_log
 from server.auth.models import Role
 from server.web import current_actor, get_session, settings
 
@@ -93,35 +90,39 @@ def list_audit_events(query: dict[str, Any]) -> Any:
     response=ref("AuditStatus"),
 )
 def verify_log() -> Any:
-    """Walks the whole chain and checks every anchor kept in the data folder; names the
-    first entry altered, removed or cut off. The check is logged and its result kept, so
-    the operation log page shows it as its last verification. Records no new anchor
-    (the page and `rollcall audit verify` do)."""
+    """Walks the whole chain and checks every anchor kept in the data folder, as the
+    operation log page and `rollcall audit verify` do: the log must also reach as far as
+    the last kept verification saw it reach, and the anchors seen then must still be there.
+    Names the first entry altered, removed or cut off (none when the anchors are unreadable
+    or lost). The check is logged and its result kept, so the operation log page shows it as
+    its last verification. Records no new anchor (the page and `rollcall audit verify` do)."""
     db = get_session()
     actor = current_actor()
     data_dir = settings().data_dir
-    try:
-        anchors = read_anchors(data_dir / ANCHOR_FILE)
-    except (OSError, ValueError) as exc:
-        anchors = []
-        report = ChainReport(False, 0, None, f"anchor file: {exc}"[:500])
-    else:
-        report = verify_chain(db)
-        if report.ok:
-            report = check_anchors(db, anchors) or report
+    anchor_path, status = data_dir / ANCHOR_FILE, data_dir / VERIFICATION_FILE
+    # The same check as the page and the command line (#6 review): verify_chain and
+    # check_anchors alone miss a log cut below the last verification and lost anchors.
+    checked = check_log(db, anchor_path=anchor_path, verification_path=status)
+    report = checked.report
     db.rollback()
     record_event(
         db,
         "audit.verified",
         actor=actor,
-        details={"ok": report.ok, "entries": report.entries, "first_bad": report.first_broken_seq},
+        details={
+            "ok": report.ok,
+            "entries": report.entries,
+            "first_bad": report.first_broken_seq,
+            "reason": report.code,
+        },
     )
     db.commit()
-    save_verification(data_dir / VERIFICATION_FILE, report, actor=actor)
+    save_verification(status, report, actor=actor, anchor_path=anchor_path)
     return {
         "ok": report.ok,
         "entries": report.entries,
         "first_broken_seq": report.first_broken_seq,
         "reason": report.reason,
-        "anchors": len(anchors),
+        "code": report.code,
+        "anchors": len(checked.anchors),
     }
