@@ -278,7 +278,24 @@ _ERROR_TEXT = {
     409: "The object's state does not allow this now.",
     410: "Gone.",
     422: "The input is invalid; nothing was changed.",
+    429: "Too many refused tokens or sign-ins from this address; retry after Retry-After "
+    "seconds (details.retry_after_s).",
     502: "A terminal did not answer or broke off.",
+}
+
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "How to authenticate.",
+            "schema": {"type": "string"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
 }
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -330,7 +347,9 @@ def _describe(op: Operation) -> dict[str, Any]:
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": op.response}}
     responses: dict[str, Any] = {str(op.status): ok}
-    codes = {401, 403, 422, *op.errors}  # 422: any query parameter not declared, too
+    # 422: any query parameter not declared, too. 429: every operation needs a token, and
+    # refused tokens go through the per-address sign-in throttle (#6 review).
+    codes = {401, 403, 422, 429, *op.errors}
     if op.path_params:
         codes.add(404)
     if op.writes:
@@ -385,6 +404,7 @@ def build_spec(
             "responses": {
                 f"E{code}": {
                     "description": text,
+                    **({"headers": _ERROR_HEADERS[code]} if code in _ERROR_HEADERS else {}),
                     "content": {"application/json": {"schema": ref("Error")}},
                 }
                 for code, text in _ERROR_TEXT.items()
