@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import cast
 
 from flask import Blueprint, Response, current_app, g, request
+from flask_babel import gettext as _
 
 from server.api.registry import WRITE_METHODS, ApiRegistry
 from server.api.tokens import check_token
@@ -32,9 +33,9 @@ api = ApiRegistry(bp)
 
 def sign_in_with_token() -> None:
     """Authenticate this request by its bearer token, or raise 401."""
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    scheme, _space, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
-        raise AuthenticationError("use the header Authorization: Bearer <token>")
+        raise AuthenticationError(_("Use the header Authorization: Bearer <token>."))
     db = get_session()
     # Refused tokens count against the address like failed sign-ins (the same throttle):
     # past the limit the answer is 429 and the log gets one entry per spell, not one per
@@ -62,7 +63,7 @@ def _check_request() -> None:
     token = g.get("api_token")
     if token is not None:
         if token.read_only:
-            raise PermissionDeniedError("this API token is read-only")
+            raise PermissionDeniedError(_("This API token is read-only."))
         return
     csrf = current_app.extensions["csrf"]
     csrf.protect()  # X-CSRFToken must match the session's

@@ -24,7 +24,7 @@ from server.devices.forms import AddTerminalForm, AreaForm, AssignPinForm, Enrol
 from server.devices.models import CommandState, PinMapping, Terminal
 from server.employees.models import Employee
 from server.errors import AppError, NotFoundError, ValidationError
-from server.i18n import select_timezone
+from server.i18n import label, select_timezone
 from server.organization.models import Area
 from server.web import (
     ANY_ROLE,
@@ -339,7 +339,7 @@ def enrol(terminal_id: int) -> ResponseReturnValue:
             flash(
                 _(
                     "Enrolment refused by the consent gate (%(reason)s).",
-                    reason=str(reason).replace("_", " "),
+                    reason=str(label("consent_refusal", reason)),
                 ),
                 "error",
             )
