@@ -7,7 +7,17 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -248,7 +258,12 @@ def _register_error_handlers(app: Flask) -> None:
             message = str(HTTP_ERRORS[status][1])
         else:
             message = _("The request could not be completed (HTTP %(status)s).", status=status)
-        return _error_response(status, code, message)
+        response = make_response(_error_response(status, code, message))
+        # What werkzeug's own answer carried: Allow on 405, Retry-After on 429, ...
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:

@@ -89,6 +89,7 @@ def test_a_wrong_method_on_a_page_is_explained_in_chinese(
     page = response.get_data(as_text=True)
     assert "此地址不接受这种请求。" in page
     assert WERKZEUG_405 not in page
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET"}  # RFC 9110
 
 
 def test_the_api_keeps_its_error_codes_and_translates_the_message(
@@ -108,6 +109,8 @@ def test_the_api_keeps_its_error_codes_and_translates_the_message(
     body = wrong.get_json()
     assert (body["error"], body["details"]) == ("method_not_allowed", {})
     assert body["message"] == "此地址不接受这种请求。"
+    assert "POST" in wrong.headers["Allow"]  # what the address does accept
+    assert wrong.headers["Content-Type"].startswith("application/json")
 
 
 # --------------------------------------------------------------------------- stored codes

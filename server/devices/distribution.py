@@ -502,12 +502,14 @@ def queue_enrolment(
         raise ValidationError(_("Only an active, unrestricted employee can be enrolled."))
     admission = check_admission(employee_id, on=utcnow().date(), consents=DbConsentReader(db))
     if not admission.admitted:
+        from server.i18n import label
+
         assert admission.reason is not None  # noqa: S101 -- a refusal always has a reason
         raise ValidationError(
             _(
                 "Biometric enrolment needs a recorded consent for the notice in force "
                 "(%(reason)s).",
-                reason=admission.reason.value.replace("_", " "),
+                reason=label("consent_refusal", admission.reason.value),
             ),
             details={"reason": admission.reason.value},
         )

@@ -160,5 +160,7 @@ def test_an_admin_places_a_terminal_and_an_employee_reaches_it(
     refused = run(home, "terminals", "enrol", "5001", term.serial, "3")
     assert refused.returncode == 1
     assert "needs a recorded consent" in refused.stderr
+    # the reason as the pages name it, not its stored code
+    assert "(Biometrics are switched off in Settings)" in refused.stderr, refused.stderr
     listed = run(home, "areas", "list").stdout
     assert any(line.startswith("LAB") and term.serial in line for line in listed.splitlines())
