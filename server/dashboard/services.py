@@ -10,6 +10,7 @@ dashboard over millions of punches reads only the days it shows.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 from collections.abc import Sequence
@@ -32,7 +33,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from server.attendance.corrections import effective_punches
 from server.attendance.models import (
     CorrectionAction,
     CorrectionStatus,
@@ -249,29 +249,55 @@ def counted_punches(db: Session, ranges: Sequence[Range], restricted: list[int])
 def scoped_punches(db: Session, ranges: Sequence[Range], scope: frozenset[int]) -> list[int]:
     """:func:`counted_punches` for an account limited to some departments: only punches of
     their employees count (not restricted ones, not unassigned PINs, which belong to no
-    department). A walk along the (employee, time) index per employee in scope, each
-    punch at its corrected time, bucketed here."""
+    department). One walk along the (employee, time) index per employee in scope, bucketed
+    here; corrections move or void their punches afterwards, as for everyone."""
     lowest, highest = min(r[0] for r in ranges), max(r[1] for r in ranges)
-    people = select(Employee.id).where(
-        Employee.department_id.in_(sorted(scope)), Employee.restricted_at.is_(None)
-    )
-    moved_in = select(PunchCorrection.punch_id).where(
-        PunchCorrection.status == CorrectionStatus.APPROVED.value,
-        _in(PunchCorrection.occurred_at, lowest, highest),
-    )
-    rows = db.execute(
-        effective_punches().where(
-            Punch.employee_id.in_(people),
-            Punch.status == PunchStatus.OK.value,
-            or_(_in(Punch.occurred_at, lowest, highest), Punch.id.in_(moved_in)),
+    people = set(
+        db.scalars(
+            select(Employee.id).where(
+                Employee.department_id.in_(sorted(scope)), Employee.restricted_at.is_(None)
+            )
         )
-    ).all()
+    )
     counts = [0] * len(ranges)
-    for row in rows:
-        for i, (lower, upper) in enumerate(ranges):
-            if lower <= row.occurred_at < upper:
-                counts[i] += 1
+    if not people:
+        return counts
+    runs = _contiguous_runs(ranges)
+    for at in db.scalars(
+        select(Punch.occurred_at).where(
+            Punch.employee_id.in_(sorted(people)),
+            Punch.status == PunchStatus.OK.value,
+            _in(Punch.occurred_at, lowest, highest),
+        )
+    ):
+        _bucket(counts, runs, at, 1)
+    for row in _corrected(db, lowest, highest):
+        if row.employee_id not in people:
+            continue
+        _bucket(counts, runs, row.recorded, -1)
+        if not row.voided and row.occurred_at is not None:
+            _bucket(counts, runs, row.occurred_at, 1)
     return counts
+
+
+def _contiguous_runs(ranges: Sequence[Range]) -> list[tuple[int, list[datetime]]]:
+    """The ranges as runs of adjacent ones: (index of the first, their boundaries)."""
+    runs: list[tuple[int, list[datetime]]] = []
+    for i, (lower, upper) in enumerate(ranges):
+        if runs and runs[-1][1][-1] == lower:
+            runs[-1][1].append(upper)
+        else:
+            runs.append((i, [lower, upper]))
+    return runs
+
+
+def _bucket(
+    counts: list[int], runs: list[tuple[int, list[datetime]]], at: datetime, delta: int
+) -> None:
+    for first, bounds in runs:
+        slot = bisect.bisect_right(bounds, at) - 1
+        if 0 <= slot < len(bounds) - 1:
+            counts[first + slot] += delta
 
 
 def _hour_bounds(start: datetime, end: datetime) -> list[datetime]:
@@ -373,14 +399,16 @@ def _quarantined(db: Session, scope: frozenset[int] | None) -> int:
     """Quarantined punches: all of them, or those of people in the account's departments."""
     if scope is None:
         return operations.count_quarantined(db)
-    in_scope = select(Employee.id).where(Employee.department_id.in_(sorted(scope)))
-    return (
-        db.scalar(
-            select(func.count())
-            .select_from(Punch)
-            .where(Punch.status == operations.QUARANTINED, Punch.employee_id.in_(in_scope))
+    in_scope = set(db.scalars(select(Employee.id).where(Employee.department_id.in_(sorted(scope)))))
+    # Quarantined punches are few and have a partial index of their own: read their
+    # employees there and keep those in scope. Asking for the employees' punches first
+    # walked every punch of the department (half a second with 5 million on SQLite).
+    return sum(
+        1
+        for employee_id in db.scalars(
+            select(Punch.employee_id).where(Punch.status == operations.QUARANTINED)
         )
-        or 0
+        if employee_id in in_scope
     )
 
 
