@@ -6,10 +6,16 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from server.audit.services import Actor
+    from server.rights.erasure import ErasureOutcome
+    from server.settings import Settings
 
 
 @click.group()
@@ -268,9 +274,8 @@ def erase(ctx: click.Context, request_id: int) -> None:
     """
     from server.audit.services import Actor
     from server.cli import _session, _settings, fail
-    from server.db import make_engine, make_sessionmaker
     from server.errors import AppError
-    from server.rights.erasure import run_erasure, start_erasure
+    from server.rights.erasure import start_erasure
     from server.rights.models import RequestKind
     from server.rights.services import erasure_run_of, require_work
 
@@ -289,15 +294,8 @@ def erase(ctx: click.Context, request_id: int) -> None:
             except AppError as exc:
                 fail(exc.message)
         db.commit()
-    engine = make_engine(settings.database_url)
-    try:
-        outcome = run_erasure(
-            make_sessionmaker(engine), run_id, data_dir=settings.data_dir, actor=actor
-        )
-    finally:
-        engine.dispose()
+    outcome = _run_on(settings, run_id, actor)
     if outcome.state == "completed":
-        click.echo(f"Erasure {run_id} completed; its receipt is in the operation log.")
         if not outcome.scrubbed:
             click.echo("The database log was busy; it is cleared at the next run.", err=True)
     else:
@@ -420,9 +418,8 @@ def confirm_terminal(ctx: click.Context, run_id: int, serial: str, how: str) -> 
     on and completes if no other terminal waits. The receipt marks it as confirmed by hand."""
     from server.audit.services import Actor
     from server.cli import _session, _settings, fail
-    from server.db import make_engine, make_sessionmaker
     from server.errors import AppError
-    from server.rights.erasure import confirm_by_hand, run_erasure
+    from server.rights.erasure import confirm_by_hand
 
     settings = _settings(ctx)
     actor = Actor.system("cli")
@@ -432,16 +429,8 @@ def confirm_terminal(ctx: click.Context, run_id: int, serial: str, how: str) -> 
         except AppError as exc:
             fail(exc.message)
         db.commit()
-    engine = make_engine(settings.database_url)
-    try:
-        outcome = run_erasure(
-            make_sessionmaker(engine), run_id, data_dir=settings.data_dir, actor=actor
-        )
-    finally:
-        engine.dispose()
-    if outcome.state == "completed":
-        click.echo(f"Erasure {run_id} completed; its receipt is in the operation log.")
-    else:
+    outcome = _run_on(settings, run_id, actor)
+    if outcome.state != "completed":
         click.echo(
             f"Erasure {run_id}: {serial} confirmed by hand; still waiting for: "
             + ", ".join(outcome.waiting_on)
@@ -483,3 +472,21 @@ def _employee_id(db: Session, code: str) -> int:
     if employee_id is None:
         fail(f"no employee with code {code!r}")
     return int(employee_id)
+
+
+def _run_on(settings: Settings, run_id: int, actor: Actor) -> ErasureOutcome:
+    """Run erasure RUN_ID's remaining steps on an engine of its own; says so if it
+    completed."""
+    from server.db import make_engine, make_sessionmaker
+    from server.rights.erasure import run_erasure
+
+    engine = make_engine(settings.database_url)
+    try:
+        outcome = run_erasure(
+            make_sessionmaker(engine), run_id, data_dir=settings.data_dir, actor=actor
+        )
+    finally:
+        engine.dispose()
+    if outcome.state == "completed":
+        click.echo(f"Erasure {run_id} completed; its receipt is in the operation log.")
+    return outcome

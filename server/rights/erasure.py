@@ -653,7 +653,7 @@ def _known_pin(db: Session, run: ErasureRun, terminal: Terminal) -> str | None:
 
 
 def _note_terminal(
-    db: Session, run: ErasureRun, actor: Actor, serial: str, what: str, **counts: int
+    db: Session, run: ErasureRun, actor: Actor, serial: str, what: str, **details: int | str
 ) -> None:
     record_event(
         db,
@@ -662,7 +662,7 @@ def _note_terminal(
         object_type="erasure",
         object_id=run.id,
         subject_employee_id=run.employee_id,
-        details={"terminal": serial, "what": what, **counts},
+        details={"terminal": serial, "what": what, **details},
     )
 
 
@@ -738,15 +738,7 @@ def confirm_by_hand(
     terminals[serial] = entry
     _set_receipt(run, "terminals", terminals)
     db.flush()
-    record_event(
-        db,
-        "rights.erasure_terminal",
-        actor=actor,
-        object_type="erasure",
-        object_id=run.id,
-        subject_employee_id=run.employee_id,
-        details={"terminal": serial, "what": "confirmed_by_hand", "how": how},
-    )
+    _note_terminal(db, run, actor, serial, "confirmed_by_hand", how=how)
     return entry
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from server.audit.models import AuditEvent
+from server.audit.services import Actor
 from server.auth.models import Account, Role
 from server.db import utcnow
 from server.employees.models import Employee
@@ -449,12 +450,8 @@ def erase(request_id: int) -> ResponseReturnValue:
             flash(exc.message, "error")
             return redirect(url_for("rights.show", request_id=request_id))
     db.commit()
-    sessions = current_app.extensions["rollcall.sessions"]
-    db.close()  # SQLite: no transaction of this request held while the executor writes
-    outcome = erasure.run_erasure(sessions, run_id, data_dir=settings().data_dir, actor=actor)
-    if outcome.state == "completed":
-        flash(_("Erasure completed. The receipt is below and in the operation log."), "success")
-    else:
+    outcome = _run_on(db, run_id, actor)
+    if outcome.state != "completed":
         flash(
             _(
                 "Erased on the server. Waiting for %(n)s terminal(s) to confirm; the worker "
@@ -464,6 +461,17 @@ def erase(request_id: int) -> ResponseReturnValue:
             "warning",
         )
     return redirect(url_for("rights.show", request_id=request_id))
+
+
+def _run_on(db: Session, run_id: int, actor: Actor) -> erasure.ErasureOutcome:
+    """Run the erasure's remaining steps, this request's session closed first (SQLite: no
+    transaction of ours held while the executor writes); says so if it completed."""
+    sessions = current_app.extensions["rollcall.sessions"]
+    db.close()
+    outcome = erasure.run_erasure(sessions, run_id, data_dir=settings().data_dir, actor=actor)
+    if outcome.state == "completed":
+        flash(_("Erasure completed. The receipt is below and in the operation log."), "success")
+    return outcome
 
 
 @bp.post("/rights/requests/<int:request_id>/erasure/retry")
@@ -503,13 +511,8 @@ def confirm_terminal(request_id: int, serial: str) -> ResponseReturnValue:
         flash(exc.message, "error")
         return redirect(url_for("rights.show", request_id=request_id))
     db.commit()
-    run_id = run.id
-    sessions = current_app.extensions["rollcall.sessions"]
-    db.close()  # SQLite: no transaction of this request held while the executor writes
-    outcome = erasure.run_erasure(sessions, run_id, data_dir=settings().data_dir, actor=actor)
-    if outcome.state == "completed":
-        flash(_("Erasure completed. The receipt is below and in the operation log."), "success")
-    else:
+    outcome = _run_on(db, run.id, actor)
+    if outcome.state != "completed":
         flash(
             _(
                 "Recorded. Still waiting for %(n)s terminal(s) to confirm.",
