@@ -510,6 +510,21 @@ def _same_file(kept: str | None, path: Path) -> bool:
     return kept is None or Path(kept) == path.absolute()
 
 
+def log_verification(db: Session, report: ChainReport, *, actor: Actor) -> None:
+    """The operation log's own entry for a check of it (the page, the API, the command)."""
+    record_event(
+        db,
+        "audit.verified",
+        actor=actor,
+        details={
+            "ok": report.ok,
+            "entries": report.entries,
+            "first_bad": report.first_broken_seq,
+            "reason": report.code,
+        },
+    )
+
+
 def save_verification(
     path: Path,
     report: ChainReport,

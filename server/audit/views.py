@@ -24,8 +24,8 @@ from server.audit.services import (
     Verification,
     append_anchor,
     load_verification,
+    log_verification,
     read_anchors,
-    record_event,
     save_verification,
     select_events,
     verify_log,
@@ -205,17 +205,7 @@ def verify() -> ResponseReturnValue:
     checked = verify_log(db, anchor_path=path, verification_path=_verification_path())
     report, anchors = checked.report, checked.anchors
     db.rollback()
-    record_event(
-        db,
-        "audit.verified",
-        actor=actor,
-        details={
-            "ok": report.ok,
-            "entries": report.entries,
-            "first_bad": report.first_broken_seq,
-            "reason": report.code,
-        },
-    )
+    log_verification(db, report, actor=actor)
     db.commit()
     anchor: Anchor | None = None
     if report.ok:

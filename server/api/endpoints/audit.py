@@ -14,7 +14,7 @@ from server.audit.models import AuditEvent
 from server.audit.services import (
     ANCHOR_FILE,
     VERIFICATION_FILE,
-    record_event,
+    log_verification,
     save_verification,
     select_events,
 )
@@ -105,17 +105,7 @@ def verify_log() -> Any:
     checked = check_log(db, anchor_path=anchor_path, verification_path=status)
     report = checked.report
     db.rollback()
-    record_event(
-        db,
-        "audit.verified",
-        actor=actor,
-        details={
-            "ok": report.ok,
-            "entries": report.entries,
-            "first_bad": report.first_broken_seq,
-            "reason": report.code,
-        },
-    )
+    log_verification(db, report, actor=actor)
     db.commit()
     save_verification(status, report, actor=actor, anchor_path=anchor_path)
     return {
