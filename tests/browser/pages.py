@@ -102,8 +102,10 @@ class TerminalPage:
         status = self.page.locator("#sync-status")
         deadline_polls = timeout_ms // 100
         for _ in range(deadline_polls):
-            seen.append(int(float(self.page.get_attribute("#sync-bar", "value") or 0)))
+            # The state first, then the bar: the page sets both in one update, so a final
+            # state read before the bar is never paired with the bar of an earlier update.
             state = status.get_attribute("data-state")
+            seen.append(int(float(self.page.get_attribute("#sync-bar", "value") or 0)))
             if state in (until, "failed", "stalled"):
                 break
             self.page.wait_for_timeout(100)
