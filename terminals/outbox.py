@@ -32,6 +32,7 @@ from biometrics.keys import KeyEncryptionKey
 from server.audit.services import Actor, PendingEvent, record_event, record_events
 from server.db import utcnow
 from server.devices.distribution import (
+    eligible,
     expected_employees,
     pins_for,
     queue_command,
@@ -39,7 +40,7 @@ from server.devices.distribution import (
     withdrawal_progress,
 )
 from server.devices.models import CommandKind, CommandState, Terminal, TerminalCommand
-from server.employees.models import Employee, EmployeeStatus
+from server.employees.models import Employee
 from server.enrolment.models import BiometricTemplate
 from server.enrolment.services import open_templates
 from server.privacy.models import Consent
@@ -302,11 +303,7 @@ def _plan(
             if employee is None and plan.kind is CommandKind.ENROL and c.employee_id is not None:
                 # A terminal outside the employee's areas may still be where they enrol.
                 employee = db.get(Employee, c.employee_id)
-            if employee is None or not (
-                employee.status == EmployeeStatus.ACTIVE
-                and employee.restricted_at is None
-                and employee.erased_at is None
-            ):
+            if employee is None or not eligible(employee):
                 # Terminated, restricted or erased since it was queued: nothing goes out.
                 plan.skip = "no longer belongs on this terminal"
             else:

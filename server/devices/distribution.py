@@ -80,7 +80,8 @@ def binary_terminals(db: Session) -> list[Terminal]:
     )
 
 
-def _eligible(employee: Employee) -> bool:
+def eligible(employee: Employee) -> bool:
+    """Whether the employee belongs on terminals at all: active, unrestricted, not erased."""
     return (
         employee.status == EmployeeStatus.ACTIVE
         and employee.restricted_at is None
@@ -90,7 +91,7 @@ def _eligible(employee: Employee) -> bool:
 
 def terminals_for(db: Session, employee: Employee) -> list[Terminal]:
     """The managed terminals this employee belongs on now (none unless eligible)."""
-    if not _eligible(employee):
+    if not eligible(employee):
         return []
     own: set[int] = set(
         db.scalars(
@@ -498,7 +499,7 @@ def queue_enrolment(
     terminal = db.get(Terminal, terminal_id)
     if terminal is None or not terminal.enabled or terminal.transport not in BINARY:
         raise NotFoundError(_("No such terminal, or it cannot enrol over the binary protocol."))
-    if not _eligible(employee):
+    if not eligible(employee):
         raise ValidationError(_("Only an active, unrestricted employee can be enrolled."))
     admission = check_admission(employee_id, on=utcnow().date(), consents=DbConsentReader(db))
     if not admission.admitted:

@@ -191,7 +191,10 @@ def restrict(ctx: click.Context, employee_code: str, ground: str, request_id: in
         try:
             if request_id is not None:
                 req = require_work(
-                    db, request_id, kinds=(RequestKind.RESTRICTION,), action="acted on"
+                    db,
+                    request_id,
+                    kinds=(RequestKind.RESTRICTION,),
+                    action="acted on (restriction)",
                 )
                 if req.employee_id != employee_id:
                     fail(f"request {request_id} is not {employee_code}'s")

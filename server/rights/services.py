@@ -54,39 +54,33 @@ def _get(db: Session, request_id: int) -> SubjectRequest:
     return found
 
 
+# Why an action cannot be done in a request's state: one whole sentence per action, so
+# that each language can word it (#6). Keys are the ``action`` words the services pass.
+_NOT_NOW = {
+    "verified": _l('Request %(id)s is "%(status)s": its identity cannot be verified now.'),
+    "started": _l('Request %(id)s is "%(status)s": work on it cannot start now.'),
+    "extended": _l('Request %(id)s is "%(status)s": its deadline cannot be extended.'),
+    "refused": _l('Request %(id)s is "%(status)s": it cannot be refused.'),
+    "put on hold for terminals": _l(
+        'Request %(id)s is "%(status)s": it cannot be put on hold for terminals.'
+    ),
+    "completed": _l('Request %(id)s is "%(status)s": it cannot be completed now.'),
+    "answered with a package": _l(
+        'Request %(id)s is "%(status)s": it cannot be answered with a package now.'
+    ),
+    "acted on (restriction)": _l(
+        'Request %(id)s is "%(status)s": processing cannot be restricted or lifted for it now.'
+    ),
+    "erased": _l('Request %(id)s is "%(status)s": its erasure cannot start now.'),
+}
+_NOT_NOW_OTHER = _l('Request %(id)s is "%(status)s": this cannot be done now.')
+
+
 def _not_now(req: SubjectRequest, action: str) -> str:
-    """Why ``action`` cannot be done in the request's state, as one whole sentence per
-    action so that each language can word it (#6)."""
+    """Why ``action`` cannot be done in the request's state, in the reader's language."""
     status = RequestStatus(req.status)
     facts = {"id": req.id, "status": str(STATUS_LABELS.get(status, status))}
-    if action == "verified":
-        message = _('Request %(id)s is "%(status)s": its identity cannot be verified now.', **facts)
-    elif action == "started":
-        message = _('Request %(id)s is "%(status)s": work on it cannot start now.', **facts)
-    elif action == "extended":
-        message = _('Request %(id)s is "%(status)s": its deadline cannot be extended.', **facts)
-    elif action == "refused":
-        message = _('Request %(id)s is "%(status)s": it cannot be refused.', **facts)
-    elif action == "put on hold for terminals":
-        message = _(
-            'Request %(id)s is "%(status)s": it cannot be put on hold for terminals.', **facts
-        )
-    elif action == "completed":
-        message = _('Request %(id)s is "%(status)s": it cannot be completed now.', **facts)
-    elif action == "answered with a package":
-        message = _(
-            'Request %(id)s is "%(status)s": it cannot be answered with a package now.', **facts
-        )
-    elif action.startswith("acted on"):
-        message = _(
-            'Request %(id)s is "%(status)s": processing cannot be restricted or lifted for it now.',
-            **facts,
-        )
-    elif action == "erased":
-        message = _('Request %(id)s is "%(status)s": its erasure cannot start now.', **facts)
-    else:
-        message = _('Request %(id)s is "%(status)s": this cannot be done now.', **facts)
-    return str(message)
+    return str(_NOT_NOW.get(action, _NOT_NOW_OTHER)) % facts
 
 
 def _require(req: SubjectRequest, *allowed: RequestStatus, action: str) -> None:
@@ -131,6 +125,19 @@ def require_work(
     _require_verified(req, action=action)
     _require(req, *WORKING, action=action)
     return req
+
+
+def require_liftable(db: Session, request_id: int) -> SubjectRequest:
+    """The restriction request whose restriction may be lifted now. Lifting ends what the
+    request started, so it may come after the request was completed (the restriction was
+    its answer), never before the identity was verified; otherwise as
+    :func:`require_work`."""
+    req = _get(db, request_id)
+    if req.kind == RequestKind.RESTRICTION and req.identity_verified_at is not None:
+        return req
+    return require_work(
+        db, request_id, kinds=(RequestKind.RESTRICTION,), action="acted on (restriction)"
+    )
 
 
 def erasure_run_of(db: Session, request_id: int) -> ErasureRun | None:
@@ -332,7 +339,7 @@ def refuse_request(
             ),
             details={"status": req.status},
         )
-    if _package_given(db, req):
+    if package_given(db, req):
         raise ConflictError(
             _(
                 "Request %(id)s cannot be refused: the employee's package was prepared for "
@@ -376,7 +383,9 @@ def wait_for_terminals(db: Session, request_id: int, *, actor: Actor) -> Subject
     return req
 
 
-def _package_given(db: Session, req: SubjectRequest) -> bool:
+def package_given(db: Session, req: SubjectRequest) -> bool:
+    """Whether the employee's package was prepared for this request (then it is answered,
+    and no longer refused)."""
     from server.rights.models import Download
 
     return db.scalar(select(Download.id).where(Download.request_id == req.id).limit(1)) is not None
@@ -409,7 +418,7 @@ def _require_answered(db: Session, req: SubjectRequest) -> None:
                 _("An erasure request completes when its erasure does."),
                 details={"answered": False},
             )
-    elif kind in (RequestKind.ACCESS, RequestKind.COPY) and not _package_given(db, req):
+    elif kind in (RequestKind.ACCESS, RequestKind.COPY) and not package_given(db, req):
         raise ConflictError(
             _("Prepare the employee's package before completing the request."),
             details={"answered": False},
@@ -428,12 +437,6 @@ def is_answered(db: Session, req: SubjectRequest) -> bool:
     except ConflictError:
         return False
     return True
-
-
-def package_given(db: Session, req: SubjectRequest) -> bool:
-    """Whether the employee's package was prepared for this request (then it is not
-    refused)."""
-    return _package_given(db, req)
 
 
 def complete_request(db: Session, request_id: int, *, actor: Actor) -> SubjectRequest:

@@ -406,12 +406,7 @@ def restrict(request_id: int) -> ResponseReturnValue:
 @require_role(*ACT)
 def lift(request_id: int) -> ResponseReturnValue:
     def work(db: Session, req: SubjectRequest) -> object:
-        # Lifting ends what the request started: it may come after the request was
-        # completed (the restriction was its answer), not before the identity was checked.
-        if req.kind != RequestKind.RESTRICTION or req.identity_verified_at is None:
-            register.require_work(
-                db, request_id, kinds=(RequestKind.RESTRICTION,), action="acted on (restriction)"
-            )
+        register.require_liftable(db, request_id)
         n = lift_restriction(
             db,
             req.employee_id,

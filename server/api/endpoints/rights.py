@@ -386,11 +386,7 @@ def restrict(request_id: int, body: dict[str, Any]) -> Any:
 def lift(request_id: int, body: dict[str, Any]) -> Any:
     """Also after the request was completed: the restriction was its answer."""
     db = get_session()
-    req = db.get(SubjectRequest, request_id)
-    if req is None or req.kind != RequestKind.RESTRICTION or req.identity_verified_at is None:
-        req = register.require_work(
-            db, request_id, kinds=(RequestKind.RESTRICTION,), action="acted on (restriction)"
-        )
+    req = register.require_liftable(db, request_id)
     lift_restriction(
         db,
         req.employee_id,
